@@ -1,0 +1,937 @@
+"""Reader for breakpad ``.sym`` text symbol files.
+
+A ``.sym`` file (written by breakpad's ``dump_syms`` from a PDB or DWARF) is a
+line-oriented text format::
+
+    MODULE windows x86_64 F535C5FB2AE84BB8AA206C30BE566C5A1 CrashWithException.pdb
+    INFO CODE_ID 5C9E09599000 CrashWithException.exe
+    FILE 1 c:\\src\\main.cpp
+    INLINE_ORIGIN 0 inlined_function
+    FUNC [m] address size parameter_size name
+    INLINE depth call_line call_file origin address size [address size ...]
+    address size line file                      (line records of the FUNC above)
+    PUBLIC [m] address parameter_size name
+    STACK CFI INIT address size .cfa: $rsp 8 + .ra: .cfa 8 - ^
+    STACK CFI address .cfa: $rsp 16 +
+    STACK WIN type rva code_size prologue epilogue params saved locals max_stack has_prog ...
+
+All numbers except line numbers and ``FILE``/``INLINE`` indices are hexadecimal.
+:class:`BreakpadSymbols` reads the whole file once: FUNC and PUBLIC records go
+into arrays sorted by address (lookups bisect them); line, INLINE, ``STACK CFI``
+and ``STACK WIN`` records are kept as raw lines and parsed on first use, so
+opening a large file costs one pass over its lines.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from dumplib.symbols.base import InlineFrame, SymbolInfo
+from dumplib.symbols.errors import SymbolError
+
+__all__ = [
+    "MAGIC",
+    "BreakpadSymbolizer",
+    "BreakpadSymbols",
+    "CfiRules",
+    "FuncRecord",
+    "InlineRecord",
+    "LineRecord",
+    "ModuleRecord",
+    "PublicRecord",
+    "StackCfiInit",
+    "StackCfiRecord",
+    "StackWinRecord",
+    "StackWinType",
+    "is_breakpad",
+    "parse_cfi_rules",
+    "read_module_record",
+]
+
+#: Every breakpad .sym file starts with these bytes.
+MAGIC = b"MODULE "
+
+#: Largest .sym file :meth:`BreakpadSymbols.open` reads (1 GiB).
+MAX_FILE_SIZE = 1 << 30
+
+#: How far back a FUNC lookup looks for an enclosing function when FUNC ranges overlap.
+_OVERLAP_SCAN = 16
+
+#: Records that may sit between a FUNC's line records without ending the FUNC.
+_INTERLEAVED = (b"FILE ", b"INFO ", b"INLINE ", b"INLINE_ORIGIN ")
+
+#: First bytes of a line record (keywords start with upper-case letters; breakpad
+#: writes hex in lower case, upper-case hex lines are caught after the keywords).
+_HEX_DIGITS = frozenset(b"0123456789abcdef")
+
+
+class StackWinType(IntEnum):
+    """The ``type`` field of ``STACK WIN`` records (the PDB frame data kind)."""
+
+    FPO = 0
+    TRAP = 1
+    TSS = 2
+    STANDARD = 3
+    FRAME_DATA = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRecord:
+    """The ``MODULE`` line: which binary the file describes.
+
+    Attributes:
+        os: operating system (``"windows"``, ``"linux"``, ``"mac"``).
+        arch: CPU architecture (``"x86"``, ``"x86_64"``, ``"arm64"``).
+        id: debug identifier: for Windows, the PDB GUID (32 upper-case hex digits)
+            followed by the age in hex.
+        name: debug file name (``"crash.pdb"``).
+    """
+
+    os: str
+    arch: str
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class FuncRecord:
+    """A ``FUNC`` record: a function with a known extent.
+
+    Attributes:
+        address: RVA of the first byte.
+        size: length in bytes.
+        parameter_size: bytes of stack parameters (x86 ``__stdcall``).
+        name: function name.
+        multiple: the ``m`` flag: several symbols were folded onto this address.
+    """
+
+    address: int
+    size: int
+    parameter_size: int
+    name: str
+    multiple: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRecord:
+    """A ``PUBLIC`` record: a symbol name at an address, without a size.
+
+    Attributes:
+        address: RVA of the symbol.
+        parameter_size: bytes of stack parameters.
+        name: symbol name.
+        multiple: the ``m`` flag.
+    """
+
+    address: int
+    parameter_size: int
+    name: str
+    multiple: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LineRecord:
+    """A line record: ``size`` bytes at ``address`` come from ``line`` of file ``file``.
+
+    Attributes:
+        address: RVA of the first byte.
+        size: length in bytes.
+        line: source line number.
+        file: index into the ``FILE`` records.
+    """
+
+    address: int
+    size: int
+    line: int
+    file: int
+
+
+@dataclass(frozen=True, slots=True)
+class InlineRecord:
+    """An ``INLINE`` record: a call inlined into the enclosing ``FUNC``.
+
+    Attributes:
+        depth: nesting depth, 0 for a call inlined directly into the function.
+        call_line: line of the call site.
+        call_file: ``FILE`` index of the call site.
+        origin: ``INLINE_ORIGIN`` index naming the inlined function.
+        ranges: ``(address, size)`` pairs the inlined code occupies.
+    """
+
+    depth: int
+    call_line: int
+    call_file: int
+    origin: int
+    ranges: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StackCfiInit:
+    """A ``STACK CFI INIT`` record with the ``STACK CFI`` deltas that follow it.
+
+    Attributes:
+        address: RVA where the covered range starts.
+        size: length of the covered range.
+        rules: the initial rules, e.g. ``".cfa: $rsp 8 + .ra: .cfa 8 - ^"``.
+        deltas: rule changes taking effect at later addresses, in file order.
+    """
+
+    address: int
+    size: int
+    rules: str
+    deltas: tuple[StackCfiRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StackCfiRecord:
+    """A ``STACK CFI`` delta: rules that change from ``address`` on.
+
+    Attributes:
+        address: RVA from which the rules apply.
+        rules: the changed rules.
+    """
+
+    address: int
+    rules: str
+
+
+@dataclass(frozen=True, slots=True)
+class StackWinRecord:
+    """A ``STACK WIN`` record (x86 frame data from the PDB).
+
+    Attributes:
+        type: the frame data kind (4 = FrameData with a program string, 0 = FPO).
+        address: RVA where the covered range starts.
+        size: length of the covered code.
+        prologue_size: bytes of prologue.
+        epilogue_size: bytes of epilogue.
+        parameter_size: bytes of parameters.
+        saved_register_size: bytes of saved registers.
+        local_size: bytes of locals.
+        max_stack_size: maximum stack size, or None when unknown.
+        program_string: the postfix program (when ``has_program_string``), else None.
+        allocates_base_pointer: for FPO data, whether EBP is used as a general register.
+    """
+
+    type: StackWinType | int
+    address: int
+    size: int
+    prologue_size: int
+    epilogue_size: int
+    parameter_size: int
+    saved_register_size: int
+    local_size: int
+    max_stack_size: int | None
+    program_string: str | None
+    allocates_base_pointer: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CfiRules:
+    """The CFI rules in effect at one address.
+
+    Attributes:
+        address: RVA of the ``STACK CFI INIT`` range start.
+        size: length of that range.
+        rules: register name (``".cfa"``, ``".ra"``, ``"$rbp"``) -> postfix expression.
+    """
+
+    address: int
+    size: int
+    rules: dict[str, str]
+
+
+def is_breakpad(head: bytes) -> bool:
+    """Tell whether bytes read from the start of a file look like a breakpad .sym file.
+
+    Args:
+        head: the first bytes of the file (at least 7).
+
+    Returns:
+        True when the file starts with ``MODULE`` (after an optional UTF-8 BOM).
+    """
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(MAGIC)
+
+
+def parse_cfi_rules(text: str) -> dict[str, str]:
+    """Split a CFI rule string into register -> expression.
+
+    Args:
+        text: rules such as ``".cfa: $rsp 16 + .ra: .cfa 8 - ^ $rbx: .cfa 24 - ^"``.
+
+    Returns:
+        ``{".cfa": "$rsp 16 +", ".ra": ".cfa 8 - ^", "$rbx": ".cfa 24 - ^"}``.
+
+    Raises:
+        SymbolError: an expression appears before any register name.
+    """
+    rules: dict[str, str] = {}
+    register: str | None = None
+    tokens: list[str] = []
+    for token in text.split():
+        if token.endswith(":"):
+            if register is not None:
+                rules[register] = " ".join(tokens)
+            register = token[:-1]
+            tokens = []
+        elif register is None:
+            raise SymbolError(f"CFI rule {token!r} before any register name in {text!r}")
+        else:
+            tokens.append(token)
+    if register is not None:
+        rules[register] = " ".join(tokens)
+    return rules
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _parse_module(line: bytes) -> ModuleRecord:
+    parts = line.rstrip(b"\r").split(b" ", 4)
+    if len(parts) != 5 or parts[0] != b"MODULE":
+        raise ValueError("MODULE needs os, arch, id and name")
+    return ModuleRecord(_decode(parts[1]), _decode(parts[2]), _decode(parts[3]), _decode(parts[4]))
+
+
+def read_module_record(path: str | os.PathLike[str]) -> ModuleRecord:
+    """Read only the ``MODULE`` line of a .sym file (to match it before a full parse).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The module record.
+
+    Raises:
+        SymbolError: the file cannot be read or does not start with a MODULE line.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as fh:
+            head = fh.readline(4096)
+    except OSError as exc:
+        raise SymbolError(f"cannot read {name}: {exc.strerror or exc}", stream=name) from exc
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    if not head.startswith(MAGIC):
+        raise SymbolError("not a breakpad .sym file (no MODULE line)", stream=name, offset=0)
+    try:
+        return _parse_module(head.rstrip(b"\n"))
+    except ValueError as exc:
+        raise SymbolError(f"bad MODULE line: {exc}", stream=name, offset=0) from exc
+
+
+class _RangeIndex:
+    """Innermost-range lookup over possibly nested address ranges.
+
+    The ranges are flattened once into elementary segments, each naming the
+    innermost range covering it (the one starting last; the shortest on ties),
+    so a lookup is a single bisection.
+    """
+
+    __slots__ = ("_owner", "_starts")
+
+    def __init__(self, ranges: Sequence[tuple[int, int]]) -> None:
+        bounds = sorted({a for a, s in ranges if s > 0} | {a + s for a, s in ranges if s > 0})
+        order = sorted((i for i, (_, s) in enumerate(ranges) if s > 0), key=lambda i: ranges[i][0])
+        heap: list[tuple[int, int, int]] = []
+        starts: list[int] = []
+        owner: list[int] = []
+        k = 0
+        for bound in bounds:
+            while k < len(order) and ranges[order[k]][0] <= bound:
+                i = order[k]
+                heapq.heappush(heap, (-ranges[i][0], ranges[i][1], i))
+                k += 1
+            while heap and ranges[heap[0][2]][0] + ranges[heap[0][2]][1] <= bound:
+                heapq.heappop(heap)
+            starts.append(bound)
+            owner.append(heap[0][2] if heap else -1)
+        self._starts = starts
+        self._owner = owner
+
+    def find(self, address: int) -> int:
+        """Return the index of the innermost range holding ``address``, or -1."""
+        pos = bisect_right(self._starts, address) - 1
+        return self._owner[pos] if pos >= 0 else -1
+
+
+class BreakpadSymbols:
+    """A parsed breakpad .sym file.
+
+    Build one with :meth:`open` (a path) or :meth:`parse` (bytes). The FUNC and
+    PUBLIC arrays are built at once; everything else is parsed on first use.
+
+    Attributes:
+        module: the ``MODULE`` record.
+        code_id: ``INFO CODE_ID`` identifier (image timestamp + size for Windows), or None.
+        code_file: the image name given with ``INFO CODE_ID``, or None.
+        functions: FUNC records sorted by address.
+        publics: PUBLIC records sorted by address.
+        name: where the bytes came from (used in error messages).
+    """
+
+    __slots__ = (
+        "_cfi_index",
+        "_cfi_lines",
+        "_file_lines",
+        "_files",
+        "_func_inlines",
+        "_func_line_cache",
+        "_func_lines",
+        "_func_starts",
+        "_lines",
+        "_origin_lines",
+        "_origins",
+        "_public_starts",
+        "_sym_starts",
+        "_win_index",
+        "_win_lines",
+        "code_file",
+        "code_id",
+        "functions",
+        "module",
+        "name",
+        "publics",
+    )
+
+    def __init__(self, data: bytes, *, name: str = "<bytes>") -> None:
+        """Parse ``data``; see :meth:`parse`."""
+        self.name = name
+        data = bytes(data).removeprefix(b"\xef\xbb\xbf")
+        if not data.startswith(MAGIC):
+            raise SymbolError("not a breakpad .sym file (no MODULE line)", stream=name, offset=0)
+        lines = data.split(b"\n")
+        self._lines = lines
+        try:
+            self.module = _parse_module(lines[0])
+        except ValueError as exc:
+            raise SymbolError(f"bad MODULE line: {exc}", stream=name, offset=0) from exc
+        self.code_id: str | None = None
+        self.code_file: str | None = None
+        funcs: list[FuncRecord] = []
+        func_lines: list[list[int]] = []
+        func_inlines: list[list[int]] = []
+        publics: list[PublicRecord] = []
+        file_lines: list[int] = []
+        origin_lines: list[int] = []
+        cfi_lines: list[int] = []
+        win_lines: list[int] = []
+        hexdigits = _HEX_DIGITS
+        # [first, end) line indices of the line / INLINE records of the FUNC being read
+        cur_lines: list[int] | None = None
+        cur_inlines: list[int] | None = None
+        i = 0
+        try:
+            for i in range(1, len(lines)):
+                line = lines[i]
+                if not line:
+                    continue
+                first = line[0]
+                if first in hexdigits:
+                    if cur_lines is None:
+                        raise ValueError("line record outside any FUNC")
+                    if cur_lines[0] < 0:
+                        cur_lines[0] = i
+                    cur_lines[1] = i + 1
+                elif line.startswith(b"FILE "):
+                    file_lines.append(i)
+                elif line.startswith(b"FUNC "):
+                    parts = line.rstrip(b"\r").split(b" ", 5)
+                    multiple = parts[1] == b"m"
+                    if not multiple:
+                        parts = line.rstrip(b"\r").split(b" ", 4)
+                    off = 2 if multiple else 1
+                    if len(parts) < off + 3:
+                        raise ValueError("FUNC needs address, size and parameter size")
+                    funcs.append(
+                        FuncRecord(
+                            int(parts[off], 16),
+                            int(parts[off + 1], 16),
+                            int(parts[off + 2], 16),
+                            _decode(parts[off + 3]) if len(parts) > off + 3 else "",
+                            multiple,
+                        )
+                    )
+                    cur_lines = [-1, -1]
+                    cur_inlines = [-1, -1]
+                    func_lines.append(cur_lines)
+                    func_inlines.append(cur_inlines)
+                elif line.startswith(b"PUBLIC "):
+                    cur_lines = cur_inlines = None
+                    parts = line.rstrip(b"\r").split(b" ", 4)
+                    multiple = parts[1] == b"m"
+                    if not multiple:
+                        parts = line.rstrip(b"\r").split(b" ", 3)
+                    off = 2 if multiple else 1
+                    if len(parts) < off + 2:
+                        raise ValueError("PUBLIC needs address and parameter size")
+                    publics.append(
+                        PublicRecord(
+                            int(parts[off], 16),
+                            int(parts[off + 1], 16),
+                            _decode(parts[off + 2]) if len(parts) > off + 2 else "",
+                            multiple,
+                        )
+                    )
+                elif line.startswith(b"STACK "):
+                    cur_lines = cur_inlines = None
+                    if line.startswith(b"STACK CFI "):
+                        cfi_lines.append(i)
+                    elif line.startswith(b"STACK WIN "):
+                        win_lines.append(i)
+                    else:
+                        raise ValueError("unknown STACK record")
+                elif line.startswith(b"INLINE_ORIGIN "):
+                    origin_lines.append(i)
+                elif line.startswith(b"INLINE "):
+                    if cur_inlines is None:
+                        raise ValueError("INLINE record outside any FUNC")
+                    if cur_inlines[0] < 0:
+                        cur_inlines[0] = i
+                    cur_inlines[1] = i + 1
+                elif line.startswith(b"INFO "):
+                    if line.startswith(b"INFO CODE_ID "):
+                        parts = line.rstrip(b"\r").split(b" ", 3)
+                        self.code_id = _decode(parts[2])
+                        if len(parts) > 3:
+                            self.code_file = _decode(parts[3])
+                elif line[:1].isalnum() and all(c in b"0123456789abcdefABCDEF \r\t" for c in line):
+                    if cur_lines is None:
+                        raise ValueError("line record outside any FUNC")
+                    if cur_lines[0] < 0:
+                        cur_lines[0] = i
+                    cur_lines[1] = i + 1
+                elif line.strip():
+                    raise ValueError(f"unknown record {_decode(line[:20])!r}")
+        except (ValueError, IndexError) as exc:
+            raise self._error(f"bad record on line {i + 1}: {exc}", i) from exc
+        if any(funcs[k].address > funcs[k + 1].address for k in range(len(funcs) - 1)):
+            order = sorted(range(len(funcs)), key=lambda k: funcs[k].address)
+            funcs = [funcs[k] for k in order]
+            func_lines = [func_lines[k] for k in order]
+            func_inlines = [func_inlines[k] for k in order]
+        publics.sort(key=lambda p: p.address)
+        self.functions: tuple[FuncRecord, ...] = tuple(funcs)
+        self.publics: tuple[PublicRecord, ...] = tuple(publics)
+        self._func_starts = [f.address for f in funcs]
+        self._public_starts = [p.address for p in publics]
+        self._sym_starts = sorted(set(self._func_starts) | set(self._public_starts))
+        self._func_lines = [(a, b) for a, b in func_lines]
+        self._func_inlines = [(a, b) for a, b in func_inlines]
+        self._func_line_cache: dict[int, tuple[list[int], list[LineRecord]]] = {}
+        self._file_lines = file_lines
+        self._origin_lines = origin_lines
+        self._cfi_lines = cfi_lines
+        self._win_lines = win_lines
+        self._files: dict[int, str] | None = None
+        self._origins: dict[int, str] | None = None
+        self._cfi_index: tuple[list[int], list[StackCfiInit]] | None = None
+        self._win_index: dict[int, tuple[_RangeIndex, list[StackWinRecord]]] | None = None
+
+    # -- construction -----------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, data: bytes, *, name: str = "<bytes>") -> BreakpadSymbols:
+        """Parse a .sym file held in memory.
+
+        Args:
+            data: the file's bytes.
+            name: a label for error messages (the path, usually).
+
+        Returns:
+            The parsed symbols.
+
+        Raises:
+            SymbolError: the bytes are not a breakpad .sym file or a record is malformed
+                (the message names the line; ``offset`` is its byte offset).
+        """
+        return cls(data, name=name)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> BreakpadSymbols:
+        """Read and parse a .sym file.
+
+        Args:
+            path: the file.
+
+        Returns:
+            The parsed symbols.
+
+        Raises:
+            SymbolError: the file cannot be read, is larger than 1 GiB, or is malformed.
+        """
+        name = os.fspath(path)
+        try:
+            with open(name, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size > MAX_FILE_SIZE:
+                    raise SymbolError(f".sym file too large ({size} bytes)", stream=name)
+                data = fh.read()
+        except OSError as exc:
+            raise SymbolError(f"cannot read {name}: {exc.strerror or exc}", stream=name) from exc
+        return cls(data, name=name)
+
+    def _error(self, message: str, line_index: int) -> SymbolError:
+        offset = sum(len(line) + 1 for line in self._lines[:line_index])
+        return SymbolError(message, stream=self.name, offset=offset)
+
+    # -- lazily parsed tables ---------------------------------------------------------
+
+    @property
+    def files(self) -> dict[int, str]:
+        """``FILE`` index -> source file name."""
+        if self._files is None:
+            files: dict[int, str] = {}
+            for i in self._file_lines:
+                parts = self._lines[i].rstrip(b"\r").split(b" ", 2)
+                try:
+                    files[int(parts[1])] = _decode(parts[2]) if len(parts) > 2 else ""
+                except (ValueError, IndexError) as exc:
+                    raise self._error(f"bad FILE record on line {i + 1}", i) from exc
+            self._files = files
+        return self._files
+
+    @property
+    def inline_origins(self) -> dict[int, str]:
+        """``INLINE_ORIGIN`` index -> inlined function name."""
+        if self._origins is None:
+            origins: dict[int, str] = {}
+            for i in self._origin_lines:
+                parts = self._lines[i].rstrip(b"\r").split(b" ", 2)
+                try:
+                    origins[int(parts[1])] = _decode(parts[2]) if len(parts) > 2 else ""
+                except (ValueError, IndexError) as exc:
+                    raise self._error(f"bad INLINE_ORIGIN record on line {i + 1}", i) from exc
+            self._origins = origins
+        return self._origins
+
+    def _parse_line_record(self, i: int) -> LineRecord:
+        parts = self._lines[i].split()
+        try:
+            if len(parts) != 4:
+                raise ValueError("line record needs address, size, line and file")
+            return LineRecord(int(parts[0], 16), int(parts[1], 16), int(parts[2]), int(parts[3]))
+        except ValueError as exc:
+            raise self._error(f"bad line record on line {i + 1}: {exc}", i) from exc
+
+    def _line_indices(self, span: tuple[int, int]) -> Iterator[int]:
+        lines = self._lines
+        for i in range(max(span[0], 0), max(span[1], 0)):
+            line = lines[i]
+            if line.strip() and not line.startswith(_INTERLEAVED):
+                yield i
+
+    def _inline_indices(self, span: tuple[int, int]) -> Iterator[int]:
+        lines = self._lines
+        for i in range(max(span[0], 0), max(span[1], 0)):
+            if lines[i].startswith(b"INLINE "):
+                yield i
+
+    def _lines_of(self, func_index: int) -> tuple[list[int], list[LineRecord]]:
+        cached = self._func_line_cache.get(func_index)
+        if cached is None:
+            span = self._func_lines[func_index]
+            records = [self._parse_line_record(i) for i in self._line_indices(span)]
+            records.sort(key=lambda r: r.address)
+            cached = ([r.address for r in records], records)
+            self._func_line_cache[func_index] = cached
+        return cached
+
+    def function_lines(self, function: FuncRecord) -> list[LineRecord]:
+        """Return the line records of one FUNC (sorted by address).
+
+        Args:
+            function: one of :attr:`functions`.
+
+        Returns:
+            Its line records.
+
+        Raises:
+            SymbolError: a line record is malformed.
+        """
+        index = self._func_index(function)
+        return list(self._lines_of(index)[1]) if index >= 0 else []
+
+    def line_records(self) -> Iterator[LineRecord]:
+        """Yield every line record in file order.
+
+        Raises:
+            SymbolError: a line record is malformed.
+        """
+        for span in sorted(self._func_lines):
+            for i in self._line_indices(span):
+                yield self._parse_line_record(i)
+
+    def _parse_inline(self, i: int) -> InlineRecord:
+        parts = self._lines[i].split()
+        try:
+            if len(parts) < 7 or (len(parts) - 5) % 2:
+                raise ValueError("INLINE needs depth, call line, call file, origin and ranges")
+            ranges = tuple(
+                (int(parts[k], 16), int(parts[k + 1], 16)) for k in range(5, len(parts), 2)
+            )
+            return InlineRecord(int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]), ranges)
+        except ValueError as exc:
+            raise self._error(f"bad INLINE record on line {i + 1}: {exc}", i) from exc
+
+    def function_inlines(self, function: FuncRecord) -> list[InlineRecord]:
+        """Return the INLINE records of one FUNC, in file order.
+
+        Raises:
+            SymbolError: an INLINE record is malformed.
+        """
+        index = self._func_index(function)
+        if index < 0:
+            return []
+        span = self._func_inlines[index]
+        return [self._parse_inline(i) for i in self._inline_indices(span)]
+
+    def _func_index(self, function: FuncRecord) -> int:
+        pos = bisect_right(self._func_starts, function.address) - 1
+        while pos >= 0 and self.functions[pos].address == function.address:
+            if self.functions[pos] is function or self.functions[pos] == function:
+                return pos
+            pos -= 1
+        return -1
+
+    # -- address lookup ---------------------------------------------------------------
+
+    def find_function(self, rva: int) -> FuncRecord | None:
+        """Return the FUNC record whose range holds ``rva``, or None."""
+        index = self._find_function_index(rva)
+        return self.functions[index] if index >= 0 else None
+
+    def _find_function_index(self, rva: int) -> int:
+        pos = bisect_right(self._func_starts, rva) - 1
+        funcs = self.functions
+        stop = max(pos - _OVERLAP_SCAN, -1)
+        while pos > stop:
+            func = funcs[pos]
+            if rva < func.address + func.size:
+                return pos
+            pos -= 1
+        return -1
+
+    def find_public(self, rva: int) -> PublicRecord | None:
+        """Return the PUBLIC record nearest below ``rva``, or None.
+
+        A public symbol has no size; it is taken to extend to the next FUNC or
+        PUBLIC start.
+        """
+        pos = bisect_right(self._public_starts, rva) - 1
+        if pos < 0:
+            return None
+        public = self.publics[pos]
+        nxt = bisect_right(self._sym_starts, public.address)
+        if nxt < len(self._sym_starts) and self._sym_starts[nxt] <= rva:
+            return None
+        return public
+
+    def lookup(self, rva: int) -> SymbolInfo | None:
+        """Name the function covering ``rva``, with file and line when known.
+
+        FUNC records are preferred; without one, the nearest PUBLIC below is used
+        (with ``size`` None).
+
+        Args:
+            rva: address relative to the module base.
+
+        Returns:
+            The symbol, or None when no record covers ``rva``.
+
+        Raises:
+            SymbolError: a lazily parsed line or INLINE record is malformed.
+        """
+        index = self._find_function_index(rva)
+        if index < 0:
+            public = self.find_public(rva)
+            if public is None:
+                return None
+            return SymbolInfo(public.name, public.address, None, None, None, "breakpad")
+        func = self.functions[index]
+        starts, records = self._lines_of(index)
+        file: str | None = None
+        line: int | None = None
+        pos = bisect_right(starts, rva) - 1
+        if pos >= 0:
+            record = records[pos]
+            if rva < record.address + record.size:
+                file = self.files.get(record.file)
+                line = record.line
+        inlines: tuple[InlineFrame, ...] = ()
+        span = self._func_inlines[index]
+        if span[0] >= 0:
+            inlines = self._inlines_at(span, rva)
+        return SymbolInfo(func.name, func.address, func.size, file, line, "breakpad", inlines)
+
+    def _inlines_at(self, span: tuple[int, int], rva: int) -> tuple[InlineFrame, ...]:
+        frames: list[InlineFrame] = []
+        origins = self.inline_origins
+        files = self.files
+        for i in self._inline_indices(span):
+            record = self._parse_inline(i)
+            if any(a <= rva < a + s for a, s in record.ranges):
+                frames.append(
+                    InlineFrame(
+                        origins.get(record.origin, f"<inline origin {record.origin}>"),
+                        record.depth,
+                        files.get(record.call_file),
+                        record.call_line,
+                    )
+                )
+        frames.sort(key=lambda f: f.depth)
+        return tuple(frames)
+
+    # -- unwind records ---------------------------------------------------------------
+
+    def stack_cfi(self) -> list[StackCfiInit]:
+        """Return every ``STACK CFI INIT`` record with its deltas, sorted by address.
+
+        Raises:
+            SymbolError: a STACK CFI record is malformed or a delta has no INIT.
+        """
+        return list(self._cfi()[1])
+
+    def _cfi(self) -> tuple[list[int], list[StackCfiInit]]:
+        if self._cfi_index is None:
+            inits: list[StackCfiInit] = []
+            pending: tuple[int, int, str] | None = None
+            deltas: list[StackCfiRecord] = []
+            for i in self._cfi_lines:
+                parts = self._lines[i].rstrip(b"\r").split(b" ")
+                try:
+                    if parts[2] == b"INIT":
+                        if pending is not None:
+                            inits.append(StackCfiInit(*pending, tuple(deltas)))
+                        pending = (
+                            int(parts[3], 16),
+                            int(parts[4], 16),
+                            _decode(b" ".join(parts[5:])),
+                        )
+                        deltas = []
+                    else:
+                        if pending is None:
+                            raise ValueError("STACK CFI delta before any STACK CFI INIT")
+                        deltas.append(
+                            StackCfiRecord(int(parts[2], 16), _decode(b" ".join(parts[3:])))
+                        )
+                except (ValueError, IndexError) as exc:
+                    raise self._error(f"bad STACK CFI record on line {i + 1}: {exc}", i) from exc
+            if pending is not None:
+                inits.append(StackCfiInit(*pending, tuple(deltas)))
+            inits.sort(key=lambda r: r.address)
+            self._cfi_index = ([r.address for r in inits], inits)
+        return self._cfi_index
+
+    def cfi_rules(self, rva: int) -> CfiRules | None:
+        """Return the CFI rules in effect at ``rva``.
+
+        The INIT rules of the range holding ``rva`` are applied first, then every
+        delta whose address is at or below ``rva``, in file order.
+
+        Args:
+            rva: address relative to the module base.
+
+        Returns:
+            The merged rules, or None when no ``STACK CFI INIT`` range holds ``rva``.
+
+        Raises:
+            SymbolError: a STACK CFI record or its rule string is malformed.
+        """
+        starts, inits = self._cfi()
+        pos = bisect_right(starts, rva) - 1
+        if pos < 0:
+            return None
+        init = inits[pos]
+        if rva >= init.address + init.size:
+            return None
+        try:
+            rules = parse_cfi_rules(init.rules)
+            for delta in init.deltas:
+                if delta.address <= rva:
+                    rules.update(parse_cfi_rules(delta.rules))
+        except SymbolError as exc:
+            raise SymbolError(exc.message, stream=self.name, address=rva) from exc
+        return CfiRules(init.address, init.size, rules)
+
+    def _parse_win(self, i: int) -> StackWinRecord:
+        parts = self._lines[i].rstrip(b"\r").split(b" ", 12)
+        try:
+            if len(parts) < 13:
+                raise ValueError("STACK WIN needs 11 fields")
+            kind = int(parts[2], 16)
+            has_program = parts[11] != b"0"
+            max_stack = None if parts[10] == b"" else int(parts[10], 16)
+            program = _decode(parts[12]) if has_program else None
+            allocates_bp = (not has_program) and parts[12].strip() not in (b"", b"0")
+            return StackWinRecord(
+                StackWinType(kind) if kind in StackWinType._value2member_map_ else kind,
+                int(parts[3], 16),
+                int(parts[4], 16),
+                int(parts[5], 16),
+                int(parts[6], 16),
+                int(parts[7], 16),
+                int(parts[8], 16),
+                int(parts[9], 16),
+                max_stack,
+                program,
+                allocates_bp,
+            )
+        except ValueError as exc:
+            raise self._error(f"bad STACK WIN record on line {i + 1}: {exc}", i) from exc
+
+    def stack_win(self) -> list[StackWinRecord]:
+        """Return every ``STACK WIN`` record in file order.
+
+        Raises:
+            SymbolError: a STACK WIN record is malformed.
+        """
+        return [self._parse_win(i) for i in self._win_lines]
+
+    def stack_win_at(self, rva: int) -> StackWinRecord | None:
+        """Return the ``STACK WIN`` record to unwind ``rva`` with.
+
+        Frame data (type 4) is preferred over FPO (type 0), like breakpad's
+        processor; within a type, the innermost range holding ``rva`` wins.
+
+        Raises:
+            SymbolError: a STACK WIN record is malformed.
+        """
+        if self._win_index is None:
+            by_type: dict[int, list[StackWinRecord]] = {}
+            for record in self.stack_win():
+                by_type.setdefault(int(record.type), []).append(record)
+            self._win_index = {
+                kind: (_RangeIndex([(r.address, r.size) for r in records]), records)
+                for kind, records in by_type.items()
+            }
+        for kind in (StackWinType.FRAME_DATA, StackWinType.FPO):
+            entry = self._win_index.get(kind)
+            if entry is not None:
+                found = entry[0].find(rva)
+                if found >= 0:
+                    return entry[1][found]
+        return None
+
+
+class BreakpadSymbolizer:
+    """A :class:`~dumplib.symbols.base.Symbolizer` over a breakpad .sym file.
+
+    Args:
+        symbols: the parsed file.
+    """
+
+    __slots__ = ("symbols",)
+
+    def __init__(self, symbols: BreakpadSymbols) -> None:
+        self.symbols = symbols
+
+    def lookup(self, rva: int) -> SymbolInfo | None:
+        """Name ``rva`` from the .sym file's FUNC, line and PUBLIC records."""
+        return self.symbols.lookup(rva)
