@@ -1,0 +1,181 @@
+"""The export directory: named and ordinal exports, forwarders, nearest-export lookup."""
+
+from __future__ import annotations
+
+import struct
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dumplib._exc import MemoryNotInDump
+from dumplib.pe.layout import ImageBytes
+from dumplib.pe.structs import EXPORT_DIRECTORY, MAX_EXPORTS
+
+__all__ = ["Export", "ExportTable", "parse_exports"]
+
+_STRUCT = "IMAGE_EXPORT_DIRECTORY"
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """One entry of the export address table.
+
+    Attributes:
+        ordinal: the export's ordinal (Base + index in the address table).
+        name: its name, or None for an export by ordinal only.
+        rva: the address-table value: the function's RVA, or for a forwarder
+            the RVA of the forwarder string.
+        forwarder: ``"NTDLL.RtlAllocateHeap"`` when the export is forwarded, else None
+            (``"?"`` for a forwarder whose string was not captured in a dump).
+    """
+
+    ordinal: int
+    name: str | None
+    rva: int
+    forwarder: str | None
+
+    @property
+    def is_forwarder(self) -> bool:
+        """True when the export names a function in another DLL."""
+        return self.forwarder is not None
+
+
+class ExportTable:
+    """The parsed export directory of one image.
+
+    Attributes:
+        dll_name: the Name the DLL gives itself, or None if unreadable.
+        timestamp: the directory's TimeDateStamp.
+        ordinal_base: Base, the ordinal of the first address-table entry.
+        exports: every non-empty export, in ordinal order.
+    """
+
+    __slots__ = ("_by_name", "_code", "_starts", "dll_name", "exports", "ordinal_base", "timestamp")
+
+    def __init__(
+        self, dll_name: str | None, timestamp: int, ordinal_base: int, exports: list[Export]
+    ) -> None:
+        self.dll_name = dll_name
+        self.timestamp = timestamp
+        self.ordinal_base = ordinal_base
+        self.exports: tuple[Export, ...] = tuple(exports)
+        best: dict[int, Export] = {}
+        for exp in exports:
+            if exp.forwarder is not None:
+                continue
+            old = best.get(exp.rva)
+            # Prefer a named export, then the alphabetically first name, at one address.
+            if old is None or (old.name is None and exp.name is not None) or (
+                old.name is not None and exp.name is not None and exp.name < old.name
+            ):
+                best[exp.rva] = exp
+        self._code: list[Export] = [best[rva] for rva in sorted(best)]
+        self._starts: list[int] = [e.rva for e in self._code]
+        self._by_name: dict[str, Export] = {e.name: e for e in exports if e.name is not None}
+
+    def __len__(self) -> int:
+        return len(self.exports)
+
+    def __iter__(self) -> Iterator[Export]:
+        return iter(self.exports)
+
+    @property
+    def sorted_by_rva(self) -> tuple[Export, ...]:
+        """Non-forwarded exports, one per address (the named one preferred), by RVA."""
+        return tuple(self._code)
+
+    def by_name(self, name: str) -> Export | None:
+        """The export called ``name``, or None."""
+        return self._by_name.get(name)
+
+    def by_ordinal(self, ordinal: int) -> Export | None:
+        """The export with ``ordinal``, or None."""
+        for exp in self.exports:
+            if exp.ordinal == ordinal:
+                return exp
+        return None
+
+    def nearest(self, rva: int) -> Export | None:
+        """The non-forwarded export at or below ``rva`` (bisection), or None.
+
+        Note that an export below an address need not contain it; callers
+        decide how far an export-based name may stretch.
+        """
+        i = bisect_right(self._starts, rva) - 1
+        return self._code[i] if i >= 0 else None
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def parse_exports(
+    image: ImageBytes, rva: int, size: int, warnings: list[str]
+) -> ExportTable:
+    """Parse the export directory at ``rva`` (``size`` bytes).
+
+    Unreadable names are recorded in ``warnings`` and left out; a directory
+    whose counts or tables do not fit the image raises.
+
+    Raises:
+        PeError: the directory or its tables are corrupt or truncated.
+        MemoryNotInDump: (memory layout) the directory or its tables are absent.
+    """
+    (
+        _chars, timestamp, _major, _minor, name_rva, base, n_funcs, n_names,
+        funcs_rva, names_rva, ords_rva,
+    ) = EXPORT_DIRECTORY.unpack_from(image.read(rva, EXPORT_DIRECTORY.size, _STRUCT))
+    if n_funcs > MAX_EXPORTS or n_names > MAX_EXPORTS:
+        raise image.error(
+            f"export directory claims {n_funcs} functions and {n_names} names "
+            f"(cap {MAX_EXPORTS})",
+            _STRUCT,
+            rva,
+        )
+    for what, table, count, width in (
+        ("export address table", funcs_rva, n_funcs, 4),
+        ("export name pointer table", names_rva, n_names, 4),
+        ("export ordinal table", ords_rva, n_names, 2),
+    ):
+        if count:
+            image.check(table, count * width, what)
+    funcs = struct.unpack_from(f"<{n_funcs}I", image.read(funcs_rva, 4 * n_funcs, _STRUCT))
+    names_at = struct.unpack_from(f"<{n_names}I", image.read(names_rva, 4 * n_names, _STRUCT))
+    ords = struct.unpack_from(f"<{n_names}H", image.read(ords_rva, 2 * n_names, _STRUCT))
+
+    dll_name: str | None = None
+    if name_rva:
+        try:
+            dll_name = _decode(image.cstring(name_rva, "export DLL name"))
+        except MemoryNotInDump:
+            warnings.append(f"export DLL name at RVA 0x{name_rva:x} not in dump")
+
+    names: dict[int, list[str]] = {}
+    for i in range(n_names):
+        index = ords[i]
+        if index >= n_funcs:
+            warnings.append(f"export name #{i} points past the address table ({index})")
+            continue
+        try:
+            name = _decode(image.cstring(names_at[i], "export name"))
+        except MemoryNotInDump:
+            warnings.append(f"export name #{i} at RVA 0x{names_at[i]:x} not in dump")
+            continue
+        names.setdefault(index, []).append(name)
+
+    end = rva + size
+    exports: list[Export] = []
+    for index, func in enumerate(funcs):
+        if func == 0:
+            continue
+        forwarder: str | None = None
+        if rva <= func < end:
+            try:
+                forwarder = _decode(image.cstring(func, "export forwarder", limit=end - func))
+            except MemoryNotInDump:
+                forwarder = "?"
+                warnings.append(f"export forwarder at RVA 0x{func:x} not in dump")
+        entry_names: list[str | None] = list(names.get(index, ())) or [None]
+        for entry_name in entry_names:
+            exports.append(Export(base + index, entry_name, func, forwarder))
+    return ExportTable(dll_name, timestamp, base, exports)
