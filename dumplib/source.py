@@ -31,7 +31,7 @@ class Source:
     through the file object.
     """
 
-    __slots__ = ("_closer", "_file", "buffer", "name", "path", "size")
+    __slots__ = ("_closer", "_file", "buffer", "name", "path", "raw", "size")
 
     def __init__(
         self,
@@ -42,8 +42,12 @@ class Source:
         file: BinaryIO | None = None,
         path: str | None = None,
         closer: Callable[[], None] | None = None,
+        raw: bytes | mmap.mmap | None = None,
     ) -> None:
         self.name = name
+        #: The object behind :attr:`buffer` when it supports ``find`` and slicing
+        #: to ``bytes`` (an ``mmap`` or ``bytes``); used by fast paths.
+        self.raw = raw
         self.size = size
         self.buffer = buffer
         self.path = path
@@ -66,11 +70,12 @@ class Source:
         """
         if isinstance(source, (bytes, bytearray, memoryview)):
             view = memoryview(source).cast("B")
-            return cls(name="<bytes>", size=len(view), buffer=view)
+            raw = source if isinstance(source, bytes) else None
+            return cls(name="<bytes>", size=len(view), buffer=view, raw=raw)
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
             try:
-                fh = open(path, "rb")  # noqa: SIM115 - closed by Source.close
+                fh = open(path, "rb")
             except OSError as exc:
                 raise SourceError(f"cannot open {path}: {exc.strerror or exc}") from exc
             try:
@@ -92,7 +97,7 @@ class Source:
                 except BufferError:  # a caller still holds a view; the GC will unmap it
                     pass
 
-            return cls(name=path, size=size, buffer=view, path=path, closer=close_map)
+            return cls(name=path, size=size, buffer=view, path=path, closer=close_map, raw=mm)
         if hasattr(source, "read") and hasattr(source, "seek"):
             fobj = source
             try:
@@ -146,5 +151,7 @@ class Source:
         if self._closer is not None:
             closer, self._closer = self._closer, None
             closer()
-        self.buffer = None if self.path else self.buffer
+        if self.path:
+            self.buffer = None
+            self.raw = None
         self._file = None
