@@ -1,0 +1,430 @@
+"""`PdbFile`: a PDB's identity, functions, publics and line table, with RVA lookups.
+
+Opening reads the MSF superblock and directory and the PDB info stream
+(GUID, age); the DBI stream, publics, procedures and line rows are each read
+on first use, once, and kept sorted for bisection::
+
+    pdb = PdbFile.open("crash.pdb")
+    pdb.identity            # ("crash.pdb", "3249D99D0C4049318610F4E4FB0B6936", 1)
+    pdb.lookup(0x1234)      # Symbol(name=..., start_rva=..., size=..., file=..., line=...)
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+from dumplib.pdb._errors import PdbError, stream_label
+from dumplib.pdb.lines import LineRecord, parse_c13_lines
+from dumplib.pdb.msf import MsfFile, PdbSource
+from dumplib.pdb.streams import (
+    DbgHeader,
+    DbiInfo,
+    Machine,
+    ModuleInfo,
+    Omap,
+    PdbInfo,
+    SectionHeader,
+    StringTable,
+    parse_dbi,
+    parse_info,
+    parse_omap,
+    parse_section_headers,
+)
+from dumplib.pdb.symbols import Function, Public, parse_module_procedures, parse_publics
+from dumplib.pdb.undname import split_c_decoration, undecorate
+
+__all__ = ["PdbFile", "Symbol"]
+
+_INFO_STREAM = 1
+_DBI_STREAM = 3
+_CV_SIGNATURE_C13 = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """What the PDB says about one address.
+
+    Attributes:
+        name: the function (or public symbol) covering the address.
+        start_rva: where that function or public starts.
+        size: the function's size, or None for a public symbol.
+        file: source file of the address, or None without line info.
+        line: source line, or None.
+        kind: ``"function"`` (a procedure record) or ``"public"``.
+    """
+
+    name: str
+    start_rva: int
+    size: int | None
+    file: str | None
+    line: int | None
+    kind: str
+
+
+class PdbFile:
+    """A PDB 7 (MSF 7.00) file opened for symbolization.
+
+    Build one with :meth:`open`. Everything past the identity is loaded lazily
+    and cached; the object is safe to share once loaded.
+
+    Attributes:
+        msf: the underlying multi-stream file.
+        info: the PDB info stream.
+        name: the PDB's file name (``"crash.pdb"``), or None for in-memory data.
+    """
+
+    def __init__(self, msf: MsfFile, name: str | None = None) -> None:
+        self.msf = msf
+        self.name = name
+        if not msf.has_stream(_INFO_STREAM):
+            raise PdbError("the PDB has no info stream", stream=stream_label(_INFO_STREAM))
+        self.info: PdbInfo = parse_info(msf.stream(_INFO_STREAM).data(), _INFO_STREAM)
+        self._dbi: DbiInfo | None = None
+        self._sections: tuple[SectionHeader, ...] | None = None
+        self._omap: Omap | None = None
+        self._publics: tuple[Public, ...] | None = None
+        self._public_starts: list[int] = []
+        self._raw_procs: list[tuple[int, int, str, int, bool, str, int]] | None = None
+        self._functions: tuple[Function, ...] | None = None
+        self._function_starts: list[int] = []
+        self._lines: tuple[LineRecord, ...] | None = None
+        self._line_starts: list[int] = []
+        self._names: StringTable | None = None
+        self._addr_sections: tuple[SectionHeader, ...] = ()
+
+    @classmethod
+    def open(cls, source: PdbSource, *, name: str | None = None) -> PdbFile:
+        """Open a PDB from a path (memory-mapped), bytes-like object or binary file object.
+
+        Args:
+            source: the PDB.
+            name: the PDB's name for :attr:`identity`; defaults to the file's base name.
+
+        Raises:
+            PdbError: the file is not an MSF 7.00 PDB or its directory/info is malformed.
+            SourceError: the path cannot be opened.
+        """
+        msf = MsfFile.open(source)
+        if name is None and msf.source.path is not None:
+            name = os.path.basename(msf.source.path)
+        return cls(msf, name)
+
+    def close(self) -> None:
+        """Release the file mapping; loaded publics, functions and lines stay usable."""
+        self.msf.close()
+
+    def __enter__(self) -> PdbFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def guid(self) -> str:
+        """The GUID as 32 upper-case hex digits (symbol-store order, no dashes)."""
+        return self.info.guid
+
+    @property
+    def age(self) -> int:
+        """The age that matches the image's CodeView record (from DBI, else the info stream)."""
+        try:
+            return self.dbi.age
+        except PdbError:
+            return self.info.age
+
+    @property
+    def identity(self) -> tuple[str | None, str, int]:
+        """``(pdb_name, guid_hex, age)``, the shape of ``Module.pdb``."""
+        return (self.name, self.guid, self.age)
+
+    @property
+    def debug_id(self) -> str:
+        """The breakpad/symbol-store id: GUID followed by the age in upper-case hex."""
+        return f"{self.guid}{self.age:X}"
+
+    @property
+    def machine(self) -> int:
+        """IMAGE_FILE_MACHINE_* of the image (a :class:`Machine` value when known)."""
+        value = self.dbi.machine
+        try:
+            return Machine(value)
+        except ValueError:
+            return value
+
+    # ------------------------------------------------------------------ DBI
+
+    @property
+    def dbi(self) -> DbiInfo:
+        """The parsed DBI stream (stream 3).
+
+        Raises:
+            PdbError: the stream is missing or malformed.
+        """
+        if self._dbi is None:
+            if not self.msf.has_stream(_DBI_STREAM) or self.msf.stream_sizes[_DBI_STREAM] == 0:
+                raise PdbError("the PDB has no DBI stream", stream=stream_label(_DBI_STREAM))
+            self._dbi = parse_dbi(self.msf.stream(_DBI_STREAM, "DBI").data(), _DBI_STREAM)
+        return self._dbi
+
+    @property
+    def modules(self) -> tuple[ModuleInfo, ...]:
+        """The compilands listed in the DBI stream."""
+        return self.dbi.modules
+
+    @property
+    def sections(self) -> tuple[SectionHeader, ...]:
+        """The image's section headers (the final layout) as copied into the PDB."""
+        self._load_sections()
+        assert self._sections is not None
+        return self._sections
+
+    def _load_sections(self) -> None:
+        if self._sections is not None:
+            return
+        dbg = self.dbi.debug_streams
+        omap_index = dbg.get(DbgHeader.OMAP_FROM_SRC)
+        orig_index = dbg.get(DbgHeader.SECTION_HDR_ORIG)
+        final_index = dbg.get(DbgHeader.SECTION_HDR)
+        sections: tuple[SectionHeader, ...] = ()
+        if final_index is not None:
+            sections = self._section_stream(final_index, "section headers")
+        if omap_index is not None and orig_index is not None:
+            self._omap = parse_omap(self.msf.stream(omap_index, "OMAP").data(), omap_index)
+            self._addr_sections = self._section_stream(orig_index, "original section headers")
+        else:
+            self._addr_sections = sections
+        self._sections = sections
+
+    def _section_stream(self, index: int, what: str) -> tuple[SectionHeader, ...]:
+        return parse_section_headers(self.msf.stream(index, what).data(), index)
+
+    def to_rva(self, segment: int, offset: int) -> int | None:
+        """Turn a ``segment:offset`` address of a symbol record into an RVA.
+
+        Returns:
+            The RVA, or None when the segment is not a section of the image
+            (absolute symbols) or OMAP drops the address.
+        """
+        self._load_sections()
+        if not 1 <= segment <= len(self._addr_sections):
+            return None
+        rva = self._addr_sections[segment - 1].virtual_address + offset
+        if self._omap is not None:
+            return self._omap.translate(rva)
+        return rva
+
+    def _string_table(self) -> StringTable:
+        if self._names is None:
+            index = self.info.named_streams.get("/names")
+            if index is None or not self.msf.has_stream(index):
+                self._names = StringTable(None, None)
+            else:
+                self._names = StringTable(self.msf.stream(index, "/names").data(), index)
+        return self._names
+
+    # ------------------------------------------------------------------ publics
+
+    @property
+    def publics(self) -> tuple[Public, ...]:
+        """Every public symbol the image places, sorted by RVA, names undecorated."""
+        if self._publics is None:
+            index = self.dbi.symbol_records_stream
+            if index is None:
+                raw: list[tuple[int, str, int]] = []
+            else:
+                data = bytes(self.msf.stream(index, "symbol records").data())
+                raw = parse_publics(data, stream_label(index, "symbol records"), self.to_rva)
+            is_x86 = self.dbi.machine == Machine.I386
+            pubs = [
+                Public(rva, undecorate(name, x86=is_x86), name, bool(flags & 3))
+                for rva, name, flags in raw
+            ]
+            pubs.sort(key=lambda p: p.rva)
+            self._public_starts = [p.rva for p in pubs]
+            self._publics = tuple(pubs)
+        return self._publics
+
+    def parameter_size(self, public: Public) -> int | None:
+        """Bytes of stack arguments an x86 ``__stdcall``/``__fastcall`` public declares (``@N``).
+
+        Returns:
+            N from a ``_name@N`` or ``@name@N`` decoration, or None without one.
+        """
+        return split_c_decoration(public.decorated_name)[1]
+
+    # ------------------------------------------------------------------ functions
+
+    @property
+    def functions(self) -> tuple[Function, ...]:
+        """Every procedure and thunk of every module, sorted by RVA."""
+        if self._functions is None:
+            self._load_modules(lines=False)
+            assert self._raw_procs is not None
+            is_x86 = self.dbi.machine == Machine.I386
+            at_rva: dict[int, list[str]] = {}
+            for pub in self.publics:
+                at_rva.setdefault(pub.rva, []).append(pub.decorated_name)
+            funcs = []
+            for rva, size, name, module, is_global, kind, typind in self._raw_procs:
+                sig = _signature(name, at_rva.get(rva, ()), is_x86)
+                funcs.append(Function(rva, size, name, module, is_global, kind, typind, sig))
+            funcs.sort(key=lambda f: f.rva)
+            self._function_starts = [f.rva for f in funcs]
+            self._functions = tuple(funcs)
+        return self._functions
+
+    @property
+    def line_records(self) -> tuple[LineRecord, ...]:
+        """Every C13 line row of every module, sorted by RVA."""
+        if self._lines is None:
+            self._load_modules(lines=True)
+            assert self._lines is not None
+        return self._lines
+
+    def _load_modules(self, *, lines: bool) -> None:
+        want_procs = self._raw_procs is None
+        want_lines = lines and self._lines is None
+        if not (want_procs or want_lines):
+            return
+        procs: list[tuple[int, int, str, int, bool, str, int]] = []
+        rows: list[LineRecord] = []
+        names = self._string_table() if want_lines else None
+        for mod in self.modules:
+            index = mod.symbol_stream
+            if index is None:
+                continue
+            label = stream_label(index, f"module {mod.index} symbols")
+            if not self.msf.has_stream(index):
+                raise PdbError(f"module {mod.index} names a missing stream", stream=label)
+            stream = self.msf.stream(index, f"module {mod.index} symbols")
+            sym_end = mod.symbols_size
+            c13_start = sym_end + mod.c11_size
+            c13_end = c13_start + (mod.c13_size if want_lines else 0)
+            if max(sym_end, c13_end) > stream.size:
+                raise PdbError(
+                    f"module {mod.index} declares {max(sym_end, c13_end)} bytes of symbols and "
+                    f"lines but its stream has {stream.size}",
+                    stream=label,
+                )
+            data = bytes(stream.read(0, max(sym_end, c13_end), "module symbols"))
+            if want_procs and sym_end >= 4:
+                sig = int.from_bytes(data[:4], "little")
+                if sig != _CV_SIGNATURE_C13:
+                    raise PdbError(
+                        f"module symbol signature {sig} is not C13 (4)", stream=label, offset=0
+                    )
+                for p in parse_module_procedures(data, 4, sym_end, mod.index, label, self.to_rva):
+                    procs.append(
+                        (p.rva, p.size, p.name, p.module, p.is_global, p.kind, p.type_index)
+                    )
+            if want_lines and names is not None and mod.c13_size:
+                rows.extend(parse_c13_lines(data, c13_start, c13_end, label, self.to_rva, names))
+        if want_procs:
+            self._raw_procs = procs
+        if want_lines:
+            rows.sort(key=lambda r: r.rva)
+            self._line_starts = [r.rva for r in rows]
+            self._lines = tuple(rows)
+
+    # ------------------------------------------------------------------ lookups
+
+    def function_at(self, rva: int) -> Function | None:
+        """Return the function whose ``[rva, rva + size)`` contains ``rva``, or None."""
+        funcs = self.functions
+        i = bisect.bisect_right(self._function_starts, rva) - 1
+        # Step back over functions sharing a start (folded duplicates) or nested ranges.
+        for j in range(i, max(i - 8, -1), -1):
+            f = funcs[j]
+            if f.rva <= rva < f.rva + f.size:
+                # prefer the first of several functions starting at the same address
+                k = j
+                while k > 0 and funcs[k - 1].rva == f.rva:
+                    k -= 1
+                return funcs[k]
+        return None
+
+    def public_at(self, rva: int) -> Public | None:
+        """Return the nearest public symbol at or below ``rva`` in the same section, or None."""
+        pubs = self.publics
+        i = bisect.bisect_right(self._public_starts, rva) - 1
+        if i < 0:
+            return None
+        pub = pubs[i]
+        section = self._section_of(rva)
+        if section is None or section != self._section_of(pub.rva):
+            return None
+        return pub
+
+    def _section_of(self, rva: int) -> int | None:
+        for n, s in enumerate(self.sections):
+            if s.virtual_address <= rva < s.virtual_address + max(s.virtual_size, s.raw_size):
+                return n
+        return None
+
+    def line_for(self, rva: int) -> LineRecord | None:
+        """Return the line row covering ``rva``, or None."""
+        rows = self.line_records
+        i = bisect.bisect_right(self._line_starts, rva) - 1
+        if i >= 0:
+            row = rows[i]
+            if rva < row.rva + row.size:
+                return row
+        return None
+
+    def lines(self, rva: int) -> tuple[LineRecord, ...]:
+        """Return the line rows of the function containing ``rva`` (empty when none)."""
+        func = self.function_at(rva)
+        if func is None:
+            return ()
+        starts = self._line_starts if self._lines is not None else None
+        rows = self.line_records
+        starts = self._line_starts if starts is None else starts
+        lo = bisect.bisect_left(starts, func.rva)
+        hi = bisect.bisect_left(starts, func.rva + func.size)
+        return rows[lo:hi]
+
+    def lookup(self, rva: int) -> Symbol | None:
+        """Name ``rva``: the function containing it, else the nearest public below it.
+
+        Returns:
+            A :class:`Symbol` with file and line from the C13 line table when
+            they exist, or None when nothing covers the address.
+        """
+        row = self.line_for(rva)
+        file = row.file if row is not None else None
+        line = row.line if row is not None else None
+        func = self.function_at(rva)
+        if func is not None:
+            return Symbol(func.name, func.rva, func.size, file, line, "function")
+        pub = self.public_at(rva)
+        if pub is not None:
+            return Symbol(pub.name, pub.rva, None, file, line, "public")
+        return None
+
+
+def _signature(name: str, decorated: Sequence[str], is_x86: bool) -> str:
+    """The breakpad-style display name of procedure ``name`` given the publics at its address.
+
+    A C++ public whose undecorated name is ``name`` supplies the parameter list.
+    A procedure named by its own x86 linker name (assembler routines such as
+    ``__SEH_prolog4``) loses the C decoration, as it does for publics.
+    """
+    for linker_name in decorated:
+        if linker_name.startswith("?"):
+            full = undecorate(linker_name, params=True)
+            if full.startswith(name + "("):
+                return full
+        elif is_x86 and linker_name == name:
+            return split_c_decoration(name)[0]
+    return name
