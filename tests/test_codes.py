@@ -8,6 +8,7 @@ The header checks read mingw-w64's headers again with their own simple regular e
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -264,6 +265,28 @@ def test_name_of_exception_falls_back_to_ntstatus() -> None:
     assert codes.name_of_exception(0xC0000409) == "STATUS_STACK_BUFFER_OVERRUN"
     assert codes.name_of_exception(0x1234ABCD) is None
     assert codes.name_of_exception(1 << 32) is None
+
+
+@needs_headers
+def test_name_of_exception_covers_rpc_and_com_raises() -> None:
+    # The RPC runtime raises Win32 numbers, COM raises HRESULTs; both read from winerror.h.
+    rpc = int(re.sub(r"\D", "", _define("winerror.h", "RPC_S_SERVER_UNAVAILABLE")))
+    assert codes.name_of_exception(rpc) == "RPC_S_SERVER_UNAVAILABLE"
+    body = _define("winerror.h", "RPC_E_CANTCALLOUT_ININPUTSYNCCALL")
+    com = int(re.search(r"0x[0-9A-Fa-f]+", body).group(0), 16)  # type: ignore[union-attr]
+    assert codes.name_of_exception(com) == "RPC_E_CANTCALLOUT_ININPUTSYNCCALL"
+
+
+def test_to_json_is_plain_json() -> None:
+    doc = codes.to_json(-2147024891)
+    assert json.loads(json.dumps(doc)) == doc
+    assert doc["code"] == 0x80070005 and doc["signed"] == -2147024891
+    matches = doc["matches"]
+    assert isinstance(matches, list)
+    assert [(m["table"], m["name"], m["code"], m["via"]) for m in matches] == [
+        (m.table.value, m.name, m.code, m.via) for m in codes.lookup(0x80070005)
+    ]
+    assert codes.to_json(1 << 32) == {"code": None, "signed": None, "matches": []}
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ __all__ = [
     "normalize_code",
     "parse_code",
     "provenance",
+    "to_json",
 ]
 
 _MASK32 = 0xFFFFFFFF
@@ -267,9 +268,11 @@ def name_of_exception(code: int) -> str | None:
     """The name to show for an exception code, or None when no table knows it.
 
     The exception table's name wins (``EXCEPTION_ACCESS_VIOLATION``, ``EXCEPTION_MSVC``,
-    ``EXCEPTION_COMPLUS``); otherwise the NTSTATUS name (``STATUS_HEAP_CORRUPTION`` for
-    0xC0000374, ``STATUS_STACK_BUFFER_OVERRUN`` for 0xC0000409), since any NTSTATUS can be
-    raised as an exception.
+    ``EXCEPTION_COMPLUS``). Otherwise the first name another table gives, in this order,
+    since programs raise all of these as exception codes: NTSTATUS
+    (``STATUS_HEAP_CORRUPTION`` for 0xC0000374, ``STATUS_STACK_BUFFER_OVERRUN`` for
+    0xC0000409), HRESULT (COM raises ``RPC_E_*``), then Win32 error for values up to 0xFFFF
+    (the RPC runtime raises ``RPC_S_*`` numbers, e.g. 0x6BA ``RPC_S_SERVER_UNAVAILABLE``).
 
     Raises:
         TypeError: ``code`` is not an ``int``.
@@ -278,11 +281,41 @@ def name_of_exception(code: int) -> str | None:
     if v is None:
         return None
     by_code = tables().by_code
-    for table in (CodeTable.EXCEPTION, CodeTable.NTSTATUS):
+    for table in (CodeTable.EXCEPTION, CodeTable.NTSTATUS, CodeTable.HRESULT, CodeTable.WIN32):
         entries = by_code[table].get(v)
         if entries:
             return entries[0].name
     return None
+
+
+def to_json(code: int) -> dict[str, object]:
+    """:func:`lookup` as plain JSON values, for ``dumplib err CODE --json``.
+
+    Returns:
+        ``{"code": unsigned int | None, "signed": int | None, "matches": [{"table",
+        "name", "message", "code", "via", "source"}, ...]}`` -- integers stay integers;
+        ``code``/``signed`` are None when the input does not fit in 32 bits.
+
+    Raises:
+        TypeError: ``code`` is not an ``int``.
+    """
+    v = normalize_code(code)
+    signed = None if v is None else (v - (1 << 32) if v & 0x80000000 else v)
+    return {
+        "code": v,
+        "signed": signed,
+        "matches": [
+            {
+                "table": m.table.value,
+                "name": m.name,
+                "message": m.message,
+                "code": m.code,
+                "via": m.via,
+                "source": m.source,
+            }
+            for m in lookup(code)
+        ],
+    }
 
 
 _HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
