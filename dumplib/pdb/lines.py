@@ -25,11 +25,19 @@ from dataclasses import dataclass
 from dumplib.pdb._errors import PdbError
 from dumplib.pdb.streams import StringTable
 
-__all__ = ["DEBUG_S_FILECHKSMS", "DEBUG_S_LINES", "LineRecord", "parse_c13_lines"]
+__all__ = [
+    "DEBUG_S_FILECHKSMS",
+    "DEBUG_S_LINES",
+    "HIDDEN_LINES",
+    "LineRecord",
+    "parse_c13_lines",
+]
 
 DEBUG_S_LINES = 0xF2
 DEBUG_S_FILECHKSMS = 0xF4
 _IGNORE = 0x80000000
+#: Line numbers compilers write for code that has no source line of its own.
+HIDDEN_LINES = frozenset({0xF00F00, 0xFEEFEE})
 _SUB = struct.Struct("<II")
 _LINES_HDR = struct.Struct("<IHHI")
 _BLOCK_HDR = struct.Struct("<III")
@@ -74,7 +82,7 @@ def parse_c13_lines(
     label: str,
     to_rva: ToRva,
     names: StringTable,
-) -> list[LineRecord]:
+) -> list[tuple[int, list[LineRecord]]]:
     """Read the line rows of a module's C13 subsections.
 
     Args:
@@ -86,7 +94,8 @@ def parse_c13_lines(
         names: the ``/names`` string table.
 
     Returns:
-        The rows in the order the subsections hold them.
+        One ``(start rva, rows)`` group per DEBUG_S_LINES subsection (a piece
+        of contiguous code, usually one function), rows sorted by address.
 
     Raises:
         PdbError: a subsection, block or file reference is malformed.
@@ -111,9 +120,11 @@ def parse_c13_lines(
         elif kind == DEBUG_S_FILECHKSMS:
             files = _file_table(data, body, body + length, label, names)
         pos = (body + length + 3) & ~3
-    out: list[LineRecord] = []
+    out: list[tuple[int, list[LineRecord]]] = []
     for body, sub_end in lines_subs:
-        out.extend(_lines_subsection(data, body, sub_end, label, to_rva, files))
+        rows = _lines_subsection(data, body, sub_end, label, to_rva, files)
+        if rows:
+            out.append((rows[0].rva, rows))
     return out
 
 

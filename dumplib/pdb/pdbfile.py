@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from dumplib.pdb._errors import PdbError, stream_label
-from dumplib.pdb.lines import LineRecord, parse_c13_lines
+from dumplib.pdb.lines import HIDDEN_LINES, LineRecord, parse_c13_lines
 from dumplib.pdb.msf import MsfFile, PdbSource
 from dumplib.pdb.streams import (
     DbgHeader,
@@ -95,6 +95,8 @@ class PdbFile:
         self._line_starts: list[int] = []
         self._names: StringTable | None = None
         self._addr_sections: tuple[SectionHeader, ...] = ()
+        self._contrib_starts: list[int] | None = None
+        self._contrib_spans: list[tuple[int, int, int]] = []
 
     @classmethod
     def open(cls, source: PdbSource, *, name: str | None = None) -> PdbFile:
@@ -279,7 +281,9 @@ class PdbFile:
             for rva, size, name, module, is_global, kind, typind in self._raw_procs:
                 sig = _signature(name, at_rva.get(rva, ()), is_x86)
                 funcs.append(Function(rva, size, name, module, is_global, kind, typind, sig))
-            funcs.sort(key=lambda f: f.rva)
+            # Folded (ICF) functions share an address; the name sorting first wins
+            # lookups, as in breakpad's dump_syms and symbolic.
+            funcs.sort(key=lambda f: (f.rva, f.name))
             self._function_starts = [f.rva for f in funcs]
             self._functions = tuple(funcs)
         return self._functions
@@ -298,7 +302,7 @@ class PdbFile:
         if not (want_procs or want_lines):
             return
         procs: list[tuple[int, int, str, int, bool, str, int]] = []
-        rows: list[LineRecord] = []
+        groups: list[tuple[int, int, list[LineRecord]]] = []
         names = self._string_table() if want_lines else None
         for mod in self.modules:
             index = mod.symbol_stream
@@ -329,15 +333,66 @@ class PdbFile:
                         (p.rva, p.size, p.name, p.module, p.is_global, p.kind, p.type_index)
                     )
             if want_lines and names is not None and mod.c13_size:
-                rows.extend(parse_c13_lines(data, c13_start, c13_end, label, self.to_rva, names))
+                for start, group in parse_c13_lines(
+                    data, c13_start, c13_end, label, self.to_rva, names
+                ):
+                    groups.append((start, mod.index, group))
         if want_procs:
             self._raw_procs = procs
         if want_lines:
-            rows.sort(key=lambda r: r.rva)
-            self._line_starts = [r.rva for r in rows]
-            self._lines = tuple(rows)
+            self._lines = self._merge_line_groups(groups)
+            self._line_starts = [r.rva for r in self._lines]
+
+    def _merge_line_groups(
+        self, groups: list[tuple[int, int, list[LineRecord]]]
+    ) -> tuple[LineRecord, ...]:
+        """Join per-function line groups, keeping one group per folded (ICF) address.
+
+        When the linker folded identical functions onto one address, every
+        module still lists its own lines for it. The lines kept are those of
+        the module whose section contribution holds the address (the code
+        actually there, as breakpad's dump_syms reports), else those of the
+        module of the function :meth:`function_at` reports.
+        """
+        by_start: dict[int, list[tuple[int, list[LineRecord]]]] = {}
+        for start, module, rows in groups:
+            by_start.setdefault(start, []).append((module, rows))
+        owner: dict[int, int] = {}
+        for f in self.functions:
+            owner.setdefault(f.rva, f.module)
+        out: list[LineRecord] = []
+        for start, candidates in by_start.items():
+            chosen = candidates[0][1]
+            if len(candidates) > 1:
+                wanted = [self.contributor(start), owner.get(start)]
+                modules = {m: rows for m, rows in reversed(candidates)}
+                for want in wanted:
+                    if want is not None and want in modules:
+                        chosen = modules[want]
+                        break
+            out.extend(chosen)
+        out.sort(key=lambda r: r.rva)
+        return tuple(out)
 
     # ------------------------------------------------------------------ lookups
+
+    def contributor(self, rva: int) -> int | None:
+        """Return the index of the module whose section contribution holds ``rva``, or None."""
+        if self._contrib_starts is None:
+            spans = []
+            for c in self.dbi.contributions:
+                start = self.to_rva(c.section, c.offset)
+                if start is not None and c.size > 0:
+                    spans.append((start, c.size, c.module))
+            spans.sort()
+            self._contrib_starts = [s[0] for s in spans]
+            self._contrib_spans = spans
+        i = bisect.bisect_right(self._contrib_starts, rva) - 1
+        if i >= 0:
+            start, size, module = self._contrib_spans[i]
+            if rva < start + size:
+                return module
+        return None
 
     def function_at(self, rva: int) -> Function | None:
         """Return the function whose ``[rva, rva + size)`` contains ``rva``, or None."""
@@ -397,13 +452,17 @@ class PdbFile:
     def lookup(self, rva: int) -> Symbol | None:
         """Name ``rva``: the function containing it, else the nearest public below it.
 
+        Where identical functions were folded onto one address, the one whose
+        name sorts first is reported. Compiler-hidden line numbers (0xF00F00,
+        0xFEEFEE) come back as ``line=None``.
+
         Returns:
             A :class:`Symbol` with file and line from the C13 line table when
             they exist, or None when nothing covers the address.
         """
         row = self.line_for(rva)
         file = row.file if row is not None else None
-        line = row.line if row is not None else None
+        line = row.line if row is not None and row.line not in HIDDEN_LINES else None
         func = self.function_at(rva)
         if func is not None:
             return Symbol(func.name, func.rva, func.size, file, line, "function")
