@@ -26,7 +26,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from dumplib.codes._data import CodeTable, Entry, tables
+from dumplib.codes._data import CodeTable, Entry, by_name, tables
 
 __all__ = [
     "CodeMatch",
@@ -261,7 +261,7 @@ def lookup(code: int) -> list[CodeMatch]:
 
 def lookup_name(name: str) -> list[CodeMatch]:
     """Every table entry called ``name`` (case-insensitive), e.g. ``"E_ACCESSDENIED"``."""
-    return [_match(t, e, c) for t, c, e in tables().by_name.get(name.strip().upper(), ())]
+    return [_match(t, e, c) for t, c, e in by_name().get(name.strip().upper(), ())]
 
 
 def name_of_exception(code: int) -> str | None:

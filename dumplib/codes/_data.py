@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["CodeTable", "Entry", "Tables", "tables"]
+__all__ = ["CodeTable", "Entry", "Tables", "by_name", "tables"]
 
 
 class CodeTable(str, enum.Enum):
@@ -43,7 +43,6 @@ class Tables:
     """Everything the data files hold, indexed for lookup."""
 
     by_code: dict[CodeTable, dict[int, tuple[Entry, ...]]]
-    by_name: dict[str, tuple[tuple[CodeTable, int, Entry], ...]]
     hresult_facilities: dict[int, tuple[str, ...]]
     ntstatus_facilities: dict[int, tuple[str, ...]]
     provenance: tuple[str, ...]
@@ -69,13 +68,11 @@ def _read(name: str) -> str:
 def tables() -> Tables:
     """Parse the data files (once per process) and return their indexes."""
     lists: dict[CodeTable, dict[int, list[Entry]]] = {t: {} for t in CodeTable}
-    names: dict[str, list[tuple[CodeTable, int, Entry]]] = {}
     facilities: dict[str, dict[int, list[str]]] = {"FACILITY_HRESULT": {}, "FACILITY_NTSTATUS": {}}
     provenance: list[str] = []
 
     def add(table: CodeTable, code: int, entry: Entry) -> None:
         lists[table].setdefault(code, []).append(entry)
-        names.setdefault(entry.name.upper(), []).append((table, code, entry))
 
     for line in _read("codes.tsv").splitlines():
         if line.startswith("#"):
@@ -101,8 +98,18 @@ def tables() -> Tables:
         nt_fac.setdefault(number, []).append(fac_name)
     return Tables(
         by_code={t: {c: tuple(es) for c, es in d.items()} for t, d in lists.items()},
-        by_name={n: tuple(v) for n, v in names.items()},
         hresult_facilities={k: tuple(v) for k, v in facilities["FACILITY_HRESULT"].items()},
         ntstatus_facilities={k: tuple(v) for k, v in nt_fac.items()},
         provenance=tuple(provenance),
     )
+
+
+@functools.lru_cache(maxsize=1)
+def by_name() -> dict[str, tuple[tuple[CodeTable, int, Entry], ...]]:
+    """Index of every entry by upper-cased name (built on first name lookup)."""
+    names: dict[str, list[tuple[CodeTable, int, Entry]]] = {}
+    for table, entries in tables().by_code.items():
+        for code, es in entries.items():
+            for entry in es:
+                names.setdefault(entry.name.upper(), []).append((table, code, entry))
+    return {n: tuple(v) for n, v in names.items()}
