@@ -134,17 +134,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = str(sample_path(args.sample)) if args.sample else args.file
     except FileNotFoundError as exc:
         return _fail(str(exc))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DumpWarning)
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DumpWarning)  # reported below from dump.warnings
         try:
             with Dump(path) as dump:
                 doc = handler(args, dump, console)
+                notes = list(dump.warnings)
         except DumpError as exc:
             return _fail(str(exc))
         except BrokenPipeError:
             return 0
-    for w in caught:
-        sys.stderr.write(f"dumplib: warning: {w.message}\n")
+    for note in notes:
+        sys.stderr.write(f"dumplib: warning: {note}\n")
     if args.json:
         try:
             _emit_json(doc)
