@@ -528,12 +528,24 @@ class PeImage:
         cv = self.codeview
         return pdb_key(cv.identifier, cv.age) if cv else None
 
-    def _version(self) -> VersionInfo | None:
+    def find_resource(self, type_id: int) -> tuple[int, int, int] | None:
+        """Locate the first resource of ``type_id`` (any name, any language).
+
+        Returns:
+            (data RVA, size, code page), or None when there is no such resource.
+
+        Raises:
+            PeError: the resource directory is corrupt.
+            MemoryNotInDump: (memory layout) the directory was not captured.
+        """
         entry = self.directory(DirectoryEntry.RESOURCE)
         if entry is None:
             return None
         self._layout.check(entry.rva, entry.size, "IMAGE_RESOURCE_DIRECTORY")
-        found = find_resource(self._layout, entry.rva, entry.size, RT_VERSION)
+        return find_resource(self._layout, entry.rva, entry.size, type_id)
+
+    def _version(self) -> VersionInfo | None:
+        found = self.find_resource(RT_VERSION)
         if found is None:
             return None
         rva, size, _codepage = found
