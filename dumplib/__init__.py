@@ -14,9 +14,10 @@ from dumplib._exc import (
     SourceError,
     TruncatedError,
 )
+from dumplib.dump import Dump, open
 from dumplib.format.constants import Arch, DumpType, ExceptionCode, StreamType
 from dumplib.format.context import Context
-from dumplib.model.dump import Dump, DumpWarning, open
+from dumplib.model.dump import DumpFile, DumpWarning
 from dumplib.model.memory import Memory, MemoryRegion
 from dumplib.model.objects import (
     ExceptionInfo,
@@ -36,6 +37,7 @@ __all__ = [
     "CorruptDumpError",
     "Dump",
     "DumpError",
+    "DumpFile",
     "DumpType",
     "DumpWarning",
     "ExceptionCode",

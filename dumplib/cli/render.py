@@ -13,7 +13,7 @@ from rich.table import Table
 
 from dumplib._exc import DumpError
 from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
-from dumplib.model.dump import Dump
+from dumplib.model.dump import DumpFile as Dump
 from dumplib.model.objects import ExceptionInfo, Module, Thread
 
 __all__ = [

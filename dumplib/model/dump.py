@@ -1,4 +1,4 @@
-"""The :class:`Dump`: a minidump opened lazily.
+"""The :class:`DumpFile`: a minidump opened lazily (the base of :class:`dumplib.Dump`).
 
 Opening reads the 32-byte header and the stream directory, nothing else. Each
 stream is decoded on first access to the property that needs it, once, and
@@ -15,7 +15,7 @@ import warnings as _warnings
 from collections.abc import Callable
 from functools import cached_property
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
 from dumplib.format import parse as P
@@ -55,7 +55,10 @@ from dumplib.model.objects import (
 )
 from dumplib.source import Source, SourceLike
 
-__all__ = ["Dump", "DumpWarning", "open"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["DumpFile", "DumpWarning"]
 
 T = TypeVar("T")
 #: Deepest chain of nested exception records followed through memory.
@@ -67,10 +70,11 @@ class DumpWarning(UserWarning):
     """Issued when a dump is cut short or holds inconsistent data that was skipped."""
 
 
-class Dump:
-    """An opened minidump.
+class DumpFile:
+    """An opened minidump: the streams, threads, modules and memory.
 
-    Use :func:`dumplib.open` (or ``Dump(source)``), preferably as a context manager.
+    :class:`dumplib.Dump` extends this with stacks, symbols and analysis; use
+    :func:`dumplib.open`, preferably as a context manager.
 
     Attributes:
         header: the MINIDUMP_HEADER.
@@ -117,7 +121,7 @@ class Dump:
         """Release the file mapping. Objects already read stay usable."""
         self._src.close()
 
-    def __enter__(self) -> Dump:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -129,7 +133,7 @@ class Dump:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Dump {self.name!r} {len(self.streams)} streams>"
+        return f"<{type(self).__name__} {self.name!r} {len(self.streams)} streams>"
 
     # -- directory ----------------------------------------------------------
 
@@ -508,17 +512,4 @@ class Dump:
             except DumpError as exc:
                 problems.append(f"thread {t.id} context: {exc}")
         return problems
-
-
-def open(source: SourceLike) -> Dump:
-    """Open a minidump from a path, bytes or a seekable binary file object.
-
-    Only the header and stream directory are read; streams are decoded on first use.
-
-    Raises:
-        SourceError: the path cannot be opened.
-        NotADumpError: the data is not a minidump.
-        DumpError: the directory is unusable.
-    """
-    return Dump(source)
 

@@ -1,0 +1,106 @@
+"""Plumbing shared by the ``dumplib`` subcommands.
+
+A command module exposes ``register(subparsers)``, which adds its parsers and
+sets ``run=<callable(args) -> int>`` as a default. Commands that read one dump
+use :func:`add_dump_args` and :func:`run_on_dump`, which give them the common
+``FILE | --sample`` and ``--json`` options, error handling (one line, exit 1)
+and warning reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+
+from dumplib._exc import DumpError
+from dumplib.dump import Dump
+from dumplib.model.dump import DumpWarning
+from dumplib.samples import DEFAULT_SAMPLE, sample_path
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "add_dump_args",
+    "console",
+    "emit_json",
+    "fail",
+    "run_on_dump",
+]
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2
+
+#: A command body: gets the parsed arguments, the open dump and a console;
+#: returns the JSON document when ``--json`` was given (else prints and returns None).
+DumpCommand = Callable[[argparse.Namespace, Dump, Console], Any]
+
+
+def console() -> Console:
+    """A console for human output; wide when stdout is not a terminal."""
+    c = Console(highlight=False)
+    return c if c.is_terminal else Console(highlight=False, width=160)
+
+
+def emit_json(doc: Any) -> None:
+    """Print one JSON document on stdout."""
+    json.dump(doc, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def fail(message: str) -> int:
+    """Print a one-line error on stderr and return the bad-input exit status."""
+    sys.stderr.write(f"dumplib: error: {message}\n")
+    return EXIT_BAD_INPUT
+
+
+def add_dump_args(p: argparse.ArgumentParser) -> None:
+    """Add ``FILE | --sample [NAME]`` and ``--json`` to a subcommand parser."""
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("file", nargs="?", help="the minidump (.dmp) to read")
+    src.add_argument(
+        "--sample",
+        nargs="?",
+        const=DEFAULT_SAMPLE,
+        metavar="NAME",
+        help=f"use a sample dump bundled with dumplib (default {DEFAULT_SAMPLE})",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
+    """Open the dump named by ``args`` and run ``body`` on it.
+
+    Returns the exit status: 0, or 1 with a one-line message when the input is
+    not usable. Notes in ``dump.warnings`` are printed on stderr.
+    """
+    try:
+        path = str(sample_path(args.sample)) if args.sample else args.file
+    except FileNotFoundError as exc:
+        return fail(str(exc))
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DumpWarning)  # reported below from dump.warnings
+        try:
+            with Dump(path) as dump:
+                doc = body(args, dump, console())
+                notes = list(dump.warnings)
+        except DumpError as exc:
+            return fail(str(exc))
+        except BrokenPipeError:
+            return EXIT_OK
+    for note in notes:
+        sys.stderr.write(f"dumplib: warning: {note}\n")
+    if getattr(args, "json", False):
+        try:
+            emit_json(doc)
+        except BrokenPipeError:
+            return EXIT_OK
+    return EXIT_OK
