@@ -175,13 +175,14 @@ def test_exception_stream() -> None:
 def test_misc_info_levels() -> None:
     for level in (1, 2, 3, 4, 5):
         b = DumpBuilder("amd64")
+        power = level >= 2
         b.set_misc_info(level=level, process_id=4242, process_create_time=0x5F000000,
                         process_user_time=3, process_kernel_time=4,
-                        **({} if level < 2 else {"processor_max_mhz": 3400,
-                                                 "processor_current_mhz": 3100,
-                                                 "processor_mhz_limit": 3400,
-                                                 "processor_max_idle_state": 1,
-                                                 "processor_current_idle_state": 0}))
+                        processor_max_mhz=3400 if power else None,
+                        processor_current_mhz=3100 if power else None,
+                        processor_mhz_limit=3400 if power else None,
+                        processor_max_idle_state=1 if power else None,
+                        processor_current_idle_state=0 if power else None)
         mi = parse(b.to_bytes()).misc_info
         assert (mi.ProcessId, mi.ProcessCreateTime, mi.ProcessUserTime,
                 mi.ProcessKernelTime) == (4242, 0x5F000000, 3, 4), level
@@ -311,8 +312,7 @@ def test_nested_exception_chain_in_memory() -> None:
 
 _u32 = st.integers(0, 0xFFFF_FFFF)
 _u64 = st.integers(0, 0xFFFF_FFFF_FFFF_FFFF)
-_name = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"),
-                max_size=40)
+_name = st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=40)
 
 
 @st.composite

@@ -248,7 +248,8 @@ class StreamWriter:
                                   platform, csd_rva, suite, 0)
         if arch == L.ProcessorArchitecture.INTEL:
             return head + L.CPU_X86.pack(*b._x86_cpu)
-        return head + L.CPU_OTHER.pack(*b._other_cpu)
+        # CPU_INFORMATION is a union: 24 bytes (the X86CpuInfo size) whatever the member.
+        return head + L.CPU_OTHER.pack(*b._other_cpu).ljust(L.CPU_X86.size, b"\0")
 
     def _handle_data(self, out: Assembly) -> bytes:
         b = self.b
