@@ -1,0 +1,139 @@
+"""The result types of stack walking: :class:`Frame`, :class:`Stack` and :class:`Trust`.
+
+These are the shapes of API.md (``stack.frames[0].ip`` ...). The walkers in this
+package produce them; analysis and front ends consume them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dumplib.model.objects import Module
+
+__all__ = ["Frame", "Stack", "StackStatus", "Trust", "lookup_address"]
+
+
+class Trust(str, enum.Enum):
+    """How a frame was found, from most to least reliable."""
+
+    CONTEXT = "context"
+    """The thread's (or exception's) saved registers."""
+    CFI = "cfi"
+    """Unwind data: UNWIND_INFO / .pdata, breakpad STACK CFI / STACK WIN."""
+    FRAME_POINTER = "frame_pointer"
+    """The saved frame-pointer chain."""
+    SCAN = "scan"
+    """A validated return address found by scanning the stack."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class StackStatus(str, enum.Enum):
+    """Why a walk ended."""
+
+    COMPLETE = "complete"
+    """Reached the thread's start (or a zero return address)."""
+    TRUNCATED = "truncated"
+    """Stopped by a limit (frame count or scan budget)."""
+    LOST = "lost"
+    """No method could find a caller, or the walk left the stack."""
+    NO_CONTEXT = "no_context"
+    """The thread had no usable register context."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def lookup_address(ip: int, trust: Trust) -> int:
+    """The address to use for symbol and unwind lookups of a frame.
+
+    A caller frame's ``ip`` is a return address: the instruction after the
+    CALL, which may already belong to the next function (or the next line).
+    Looking up ``ip - 1`` lands inside the CALL instruction itself. The frame
+    found from a context is the faulting or current instruction and is used as is.
+    """
+    return ip if trust is Trust.CONTEXT else ip - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame of a stack.
+
+    Attributes:
+        index: 0 for the innermost frame.
+        ip: the instruction address (a return address for every frame but the first).
+        sp: the stack pointer in this frame.
+        trust: how the frame was found.
+        module: the module containing ``ip``, or None.
+        function: the function's name, or None when no symbols name it.
+        offset: ``ip`` minus the function start, or minus the module base when
+            ``function`` is None (or ``ip`` when there is no module).
+        source_file, source_line: where known from PDB or .sym line records.
+        registers: the registers known in this frame (non-volatile ones recovered
+            by unwinding, plus ip and sp).
+    """
+
+    index: int
+    ip: int
+    sp: int
+    trust: Trust
+    module: Module | None
+    function: str | None
+    offset: int
+    source_file: str | None = None
+    source_line: int | None = None
+    registers: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def module_name(self) -> str | None:
+        """The module's file name, or None."""
+        return self.module.name if self.module else None
+
+    @property
+    def lookup_address(self) -> int:
+        """``ip`` adjusted for lookups; see :func:`lookup_address`."""
+        return lookup_address(self.ip, self.trust)
+
+    @property
+    def location(self) -> str:
+        """``module!function+0x12``, ``module+0x1234`` or ``0x7ff...``."""
+        if self.module is None:
+            return f"0x{self.ip:x}"
+        stem = self.module.name
+        if stem.lower().endswith((".dll", ".exe", ".sys", ".drv", ".ocx")):
+            stem = stem[: stem.rfind(".")]
+        if self.function:
+            return f"{stem}!{self.function}+0x{self.offset:x}"
+        return f"{stem}+0x{self.offset:x}"
+
+    def __str__(self) -> str:
+        src = f" [{self.source_file}:{self.source_line}]" if self.source_file else ""
+        return f"{self.location}{src}"
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """The walked stack of one thread.
+
+    Attributes:
+        thread_id: the thread walked.
+        frames: innermost first.
+        status: why the walk ended.
+        notes: what went wrong or was guessed along the way.
+    """
+
+    thread_id: int
+    frames: tuple[Frame, ...]
+    status: StackStatus
+    notes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __str__(self) -> str:
+        lines = [f"thread {self.thread_id} ({self.status})"]
+        lines += [f"  #{f.index:02d} {f} ({f.trust})" for f in self.frames]
+        return "\n".join(lines)
