@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dumplib._exc import MemoryNotInDump
+from dumplib.pe.errors import PeError
 from dumplib.pe.layout import ImageBytes
-from dumplib.pe.structs import EXPORT_DIRECTORY, MAX_EXPORTS
+from dumplib.pe.structs import EXPORT_DIRECTORY, MAX_EXPORTS, MAX_STRING_LENGTH
 
 __all__ = ["Export", "ExportTable", "parse_exports"]
 
@@ -109,6 +110,49 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+class _Strings:
+    """NUL-terminated strings by RVA, found in one read of the export directory.
+
+    Linkers place the DLL name, export names and forwarders inside the export
+    directory's range; strings elsewhere (or when the range cannot be read in
+    one piece) are read one by one.
+    """
+
+    __slots__ = ("_blob", "_end", "_image", "_start")
+
+    def __init__(self, image: ImageBytes, rva: int, size: int) -> None:
+        self._image = image
+        self._start = rva
+        self._blob = b""
+        try:
+            self._blob = bytes(image.read(rva, min(size, image.limit - rva), _STRUCT))
+        except (MemoryNotInDump, PeError):
+            self._blob = b""
+        self._end = rva + len(self._blob)
+
+    def get(self, rva: int, what: str, limit: int = MAX_STRING_LENGTH) -> str:
+        """The string at ``rva`` (at most ``limit`` bytes before its NUL).
+
+        Raises:
+            PeError: unterminated, or outside the image.
+            MemoryNotInDump: (memory layout) not captured.
+        """
+        if self._start <= rva < self._end:
+            at = rva - self._start
+            nul = self._blob.find(b"\0", at, at + limit)
+            if nul >= 0:
+                return self._blob[at:nul].decode("utf-8", errors="replace")
+        return _decode(self._image.cstring(rva, what, limit))
+
+
+def _table(image: ImageBytes, rva: int, count: int, code: str, what: str) -> tuple[int, ...]:
+    if not count:
+        return ()
+    width = struct.calcsize(code)
+    image.check(rva, count * width, what)
+    return struct.unpack_from(f"<{count}{code}", image.read(rva, count * width, what))
+
+
 def parse_exports(
     image: ImageBytes, rva: int, size: int, warnings: list[str]
 ) -> ExportTable:
@@ -132,50 +176,51 @@ def parse_exports(
             _STRUCT,
             rva,
         )
-    for what, table, count, width in (
-        ("export address table", funcs_rva, n_funcs, 4),
-        ("export name pointer table", names_rva, n_names, 4),
-        ("export ordinal table", ords_rva, n_names, 2),
-    ):
-        if count:
-            image.check(table, count * width, what)
-    funcs = struct.unpack_from(f"<{n_funcs}I", image.read(funcs_rva, 4 * n_funcs, _STRUCT))
-    names_at = struct.unpack_from(f"<{n_names}I", image.read(names_rva, 4 * n_names, _STRUCT))
-    ords = struct.unpack_from(f"<{n_names}H", image.read(ords_rva, 2 * n_names, _STRUCT))
+    funcs = _table(image, funcs_rva, n_funcs, "I", "export address table")
+    names_at = _table(image, names_rva, n_names, "I", "export name pointer table")
+    ords = _table(image, ords_rva, n_names, "H", "export ordinal table")
+    strings = _Strings(image, rva, size)
 
     dll_name: str | None = None
     if name_rva:
         try:
-            dll_name = _decode(image.cstring(name_rva, "export DLL name"))
+            dll_name = strings.get(name_rva, "export DLL name")
         except MemoryNotInDump:
             warnings.append(f"export DLL name at RVA 0x{name_rva:x} not in dump")
 
     names: dict[int, list[str]] = {}
-    for i in range(n_names):
-        index = ords[i]
+    for i, (index, at) in enumerate(zip(ords, names_at, strict=True)):
         if index >= n_funcs:
             warnings.append(f"export name #{i} points past the address table ({index})")
             continue
         try:
-            name = _decode(image.cstring(names_at[i], "export name"))
+            name = strings.get(at, "export name")
         except MemoryNotInDump:
-            warnings.append(f"export name #{i} at RVA 0x{names_at[i]:x} not in dump")
+            warnings.append(f"export name #{i} at RVA 0x{at:x} not in dump")
             continue
-        names.setdefault(index, []).append(name)
+        found = names.get(index)
+        if found is None:
+            names[index] = [name]
+        else:
+            found.append(name)
 
     end = rva + size
     exports: list[Export] = []
+    append = exports.append
     for index, func in enumerate(funcs):
         if func == 0:
             continue
         forwarder: str | None = None
         if rva <= func < end:
             try:
-                forwarder = _decode(image.cstring(func, "export forwarder", limit=end - func))
+                forwarder = strings.get(func, "export forwarder", limit=end - func)
             except MemoryNotInDump:
                 forwarder = "?"
                 warnings.append(f"export forwarder at RVA 0x{func:x} not in dump")
-        entry_names: list[str | None] = list(names.get(index, ())) or [None]
-        for entry_name in entry_names:
-            exports.append(Export(base + index, entry_name, func, forwarder))
+        entry_names = names.get(index)
+        if entry_names is None:
+            append(Export(base + index, None, func, forwarder))
+        else:
+            for entry_name in entry_names:
+                append(Export(base + index, entry_name, func, forwarder))
     return ExportTable(dll_name, timestamp, base, exports)

@@ -320,8 +320,10 @@ def _read_present(
     return out
 
 
-# Slots per op for version 2 (EPILOG handled apart); version 1 differs only for 6 and 7.
-_SLOTS = {0: 1, 2: 1, 3: 1, 4: 2, 5: 3, 6: 2, 7: 3, 8: 2, 9: 3, 10: 1}
+# Slots per op (ALLOC_LARGE and version-2 EPILOG are decided by op info).
+_SLOTS = (1, 2, 1, 1, 2, 3, 2, 3, 2, 3, 1)
+_OPS = tuple(UnwindOp)
+_CHAININFO = int(UnwindFlags.CHAININFO)
 
 
 def parse_unwind_info(image: ImageBytes, rva: int) -> UnwindInfo:
@@ -339,7 +341,7 @@ def parse_unwind_info(image: ImageBytes, rva: int) -> UnwindInfo:
         raise image.error(f"unsupported UNWIND_INFO version {version}", _INFO, rva)
     slots_rva = rva + 4
     padded = (count + 1) & ~1
-    tail = 12 if flags & UnwindFlags.CHAININFO else 4 if flags & 3 else 0
+    tail = 12 if flags & _CHAININFO else 4 if flags & 3 else 0
     body = image.read(slots_rva, padded * 2 + tail, _INFO)
     frame_offset = (frame >> 4) * 16
     codes: list[UnwindCode] = []
@@ -395,13 +397,13 @@ def parse_unwind_info(image: ImageBytes, rva: int) -> UnwindInfo:
             operand = U16.unpack_from(body, 2 * i + 2)[0]
         elif n == 3:
             operand = U32.unpack_from(body, 2 * i + 2)[0]
-        codes.append(UnwindCode(offset, UnwindOp(op), info, operand, n))
+        codes.append(UnwindCode(offset, _OPS[op], info, operand, n))
         i += n
     tail_at = padded * 2
     handler: int | None = None
     handler_data: int | None = None
     chained: RuntimeFunction | None = None
-    if flags & UnwindFlags.CHAININFO:
+    if flags & _CHAININFO:
         begin, end, unwind = RUNTIME_FUNCTION.unpack_from(body, tail_at)
         chained = RuntimeFunction(begin, end, unwind)
     elif flags & 3:
