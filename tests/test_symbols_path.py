@@ -427,3 +427,18 @@ def test_default_cache_is_temporary(server: _Server) -> None:
     assert result.path is not None and os.path.isfile(result.path)
     locator.close()
     assert not os.path.exists(result.path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="srvcache*;:/\\.hptx ", max_size=30), max_size=4))
+def test_any_symbol_path_parses_or_raises_symbol_error(entries: list[str]) -> None:
+    try:
+        parsed = parse_symbol_path(entries)
+    except SymbolError:
+        return
+    for entry in parsed:
+        if entry.kind is EntryKind.SERVER:
+            assert entry.stores or entry.url
+            assert entry.url is None or entry.url.lower().startswith(("http://", "https://"))
+        else:
+            assert entry.path

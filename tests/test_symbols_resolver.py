@@ -375,3 +375,69 @@ def test_symbol_server_download(server: _Server, tmp_path: Path) -> None:
     again = SymbolResolver([f"srv*{cache}*{server.url}"], timeout=5).module_symbols(module)
     assert again.sym_path == found.sym_path
     assert len([r for r in server.requests if r.endswith(".sym")]) == 1
+
+
+def test_image_is_found_on_demand_for_the_unwinder(tmp_path: Path) -> None:
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    shutil.copyfile(WIN / "crash.sym", flat / "crash.sym")
+    shutil.copyfile(WIN / "crash.exe", flat / "crash.exe")
+    resolver = SymbolResolver([str(flat)])
+    module = crash_module()
+    found = resolver.module_symbols(module)
+    assert found.sources == ("breakpad",)
+    assert found.image is None and not found.image_searched
+    image = resolver.image(module)
+    assert image is not None and found.image_path == str(flat / "crash.exe")
+    data = (flat / "crash.exe").read_bytes()
+    pe = struct.unpack_from("<I", data, 0x3C)[0]
+    assert image.timestamp == struct.unpack_from("<I", data, pe + 8)[0] == module.timestamp
+    assert resolver.image(module) is image
+    assert resolver.image(FakeModule("other.dll", 0x10000, 0x1000, 1, None)) is None
+
+
+def _mapped(path: Path) -> bytes:
+    """Lay a PE file out as the loader maps it (headers, then sections at their RVAs)."""
+    data = path.read_bytes()
+    pe = struct.unpack_from("<I", data, 0x3C)[0]
+    nsections = struct.unpack_from("<H", data, pe + 6)[0]
+    opt_size = struct.unpack_from("<H", data, pe + 20)[0]
+    size_of_image = struct.unpack_from("<I", data, pe + 24 + 56)[0]
+    size_of_headers = struct.unpack_from("<I", data, pe + 24 + 60)[0]
+    image = bytearray(size_of_image)
+    image[:size_of_headers] = data[:size_of_headers]
+    for i in range(nsections):
+        at = pe + 24 + opt_size + 40 * i
+        vsize, va, rawsize, rawptr = struct.unpack_from("<IIII", data, at + 8)
+        chunk = data[rawptr : rawptr + min(rawsize, vsize or rawsize)]
+        image[va : va + len(chunk)] = chunk
+    return bytes(image)
+
+
+def test_exports_from_an_image_in_dump_memory() -> None:
+    from dumplib._exc import MemoryNotInDump
+
+    path = WINE / "caseb" / "clr.dll"
+    image = _mapped(path)
+    base = 0x180000000
+    data = path.read_bytes()
+    pe = struct.unpack_from("<I", data, 0x3C)[0]
+    module = FakeModule(
+        "clr.dll", base, len(image), struct.unpack_from("<I", data, pe + 8)[0], None
+    )
+
+    def read(address: int, size: int) -> bytes:
+        start = address - base
+        if start < 0 or start + size > len(image):
+            raise MemoryNotInDump("not captured", address=address)
+        return image[start : start + size]
+
+    resolver = SymbolResolver([], memory=read)  # no symbol path at all
+    found = resolver.module_symbols(module)
+    assert found.sources == ("export",)
+    assert found.image is not None and found.image_path is None
+    assert found.pdb_identity_source == "image"  # CodeView read from memory
+    exports = _exports_by_struct(path)
+    for rva, name in exports.items():
+        info = resolver.lookup(module, base + rva)
+        assert info is not None and info.function == name and info.start_rva == rva

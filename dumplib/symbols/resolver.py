@@ -285,6 +285,7 @@ class ModuleSymbols:
         attempts: every candidate file tried, with why it was rejected.
         errors: errors raised by sources for this module (search continued past them).
         notes: things that were absent without being wrong (image headers not captured).
+        image_searched: whether the dump and the symbol path were searched for the image.
     """
 
     name: str
@@ -300,6 +301,7 @@ class ModuleSymbols:
     attempts: list[Attempt] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    image_searched: bool = False
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -373,6 +375,25 @@ class SymbolResolver:
                 found = self._resolve(module)
                 self._modules[key] = found
         return found
+
+    def image(self, module: ModuleLike) -> PeImage | None:
+        """Return the module's image, for its unwind data and headers.
+
+        The image found while resolving symbols is reused; otherwise the dump's
+        memory is read, then the symbol path is searched (by name, timestamp and
+        size), once per module.
+
+        Returns:
+            The image, or None when neither the dump nor the symbol path holds it.
+        """
+        found = self.module_symbols(module)
+        with self._lock:
+            if found.image is None and not found.image_searched:
+                found.image_searched = True
+                found.image = self._memory_image(module, found)
+                if found.image is None:
+                    self._find_image(module, found)
+        return found.image
 
     def lookup(self, module: ModuleLike, address: int) -> SymbolInfo | None:
         """Name an absolute ``address`` inside ``module``.
@@ -469,6 +490,7 @@ class SymbolResolver:
             chain.append(
                 _Guarded(BreakpadSymbolizer(out.breakpad), f".sym {out.sym_path}", out.errors)
             )
+        out.image_searched = identity is None or not chain
         if not chain:
             if identity is not None:  # the image was not needed so far
                 memory_image = self._memory_image(module, out)
