@@ -16,7 +16,7 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
-import pefile  # type: ignore[import-untyped]
+import pefile  # type: ignore[import-untyped, unused-ignore]
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 

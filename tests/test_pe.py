@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pefile  # type: ignore[import-untyped]
+import pefile  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
 from dumplib._exc import MemoryNotInDump
@@ -448,3 +448,15 @@ def test_memory_layout_without_headers_raises_memory_not_in_dump() -> None:
 
     with pytest.raises(MemoryNotInDump):
         PeImage.from_memory(read, 0x10000, 0x9000)
+
+
+def test_memory_layout_module_size_is_checked_against_size_of_image() -> None:
+    base = 0x7FF6_0000_0000
+    image, read = _mapped(CRASH_X64, base)
+    unsized = PeImage.from_memory(read, base)
+    assert unsized.size_of_image == len(image) and unsized.warnings == []
+    assert unsized.codeview is not None
+    odd = PeImage.from_memory(read, base, len(image) - 0x1000)
+    assert any("differs from SizeOfImage" in w for w in odd.warnings)
+    assert odd.image_key == unsized.image_key
+    assert len(odd.runtime_functions) == 41

@@ -13,7 +13,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pefile  # type: ignore[import-untyped]
+import pefile  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
 from dumplib._exc import DumpError, MemoryNotInDump

@@ -50,6 +50,8 @@ _T = TypeVar("_T")
 _MAX_LFANEW = 0x10000000
 _MAX_CODEVIEW = 0x1000
 _NUM_DIRECTORIES = 16
+#: Bytes from an image's base the headers may occupy before SizeOfImage is known.
+_HEADER_WINDOW = 0x10000
 
 
 def image_key(timestamp: int, size_of_image: int) -> str:
@@ -200,11 +202,6 @@ class PeImage:
                 self.headers.file_alignment,
             )
         else:
-            if layout.limit != self.headers.size_of_image:
-                self.warnings.append(
-                    f"module size 0x{layout.limit:x} differs from SizeOfImage "
-                    f"0x{self.headers.size_of_image:x}"
-                )
             layout.limit = self.headers.size_of_image
         self._cache: dict[str, object] = {}
         self._unwind: dict[int, UnwindInfo | None] = {}
@@ -247,8 +244,13 @@ class PeImage:
             MemoryNotInDump: the headers were not captured.
             PeError: the headers are corrupt.
         """
-        limit = size if size is not None else 0x1000
-        return cls(MemoryLayout(reader, base, limit), name or f"image@0x{base:x}")
+        layout = MemoryLayout(reader, base, max(size or 0, _HEADER_WINDOW))
+        image = cls(layout, name or f"image@0x{base:x}")
+        if size is not None and size != image.size_of_image:
+            image.warnings.append(
+                f"module size 0x{size:x} differs from SizeOfImage 0x{image.size_of_image:x}"
+            )
+        return image
 
     def close(self) -> None:
         """Release the file this image opened (images over caller-owned data need none)."""
