@@ -318,8 +318,8 @@ def test_synthetic_records() -> None:
         b"MODULE windows x86 ID name\n1000 10 5 0\n",
         b"MODULE windows x86 ID name\nPUBLIC\n",
         b"MODULE windows x86 ID name\nINLINE 0 1 0 0 10 4\n",
-        b"MODULE windows x86 ID name\nSTACK FOO 10\n",
-        b"MODULE windows x86 ID name\nBOGUS record\n",
+        b"MODULE windows x86 ID name\n!bogus record\n",
+        b"MODULE windows x86 ID name\nfunc 10 10 0 f\n",
     ],
 )
 def test_malformed_files_raise_symbol_error(data: bytes) -> None:
@@ -429,3 +429,34 @@ def test_mutated_files_raise_only_symbol_error(data: st.DataObject) -> None:
         list(sym.line_records())
     except SymbolError:
         pass
+
+
+def test_unknown_keywords_are_skipped_with_a_warning() -> None:
+    data = (
+        b"MODULE windows x86 ID name\nINFO GENERATOR dump_syms 2.0\nFILE 0 a.c\n"
+        b"FUNC 10 10 0 f\nNEWTHING 1 2 3\n10 10 7 0\nSTACK FOO 10\nZZZ\n"
+    )
+    sym = BreakpadSymbols.parse(data)
+    assert sym.warnings == [
+        "line 5: unknown record 'NEWTHING' skipped",
+        "line 7: unknown record 'FOO' skipped",
+        "line 8: unknown record 'ZZZ' skipped",
+    ]
+    info = sym.lookup(0x15)
+    # The line record after the unknown record still belongs to the FUNC.
+    assert info is not None and (info.function, info.line, info.file) == ("f", 7, "a.c")
+
+
+def test_inline_records_after_line_records() -> None:
+    data = (
+        b"MODULE windows x86 ID name\nFILE 0 a.c\nINLINE_ORIGIN 3 g\n"
+        b"FUNC 10 20 0 f\n10 10 1 0\nINLINE 0 5 0 3 18 4\n20 10 2 0\n"
+    )
+    sym = BreakpadSymbols.parse(data)
+    inner = sym.lookup(0x19)
+    assert inner is not None and inner.line == 1
+    assert [(f.function, f.call_line) for f in inner.inlines] == [("g", 5)]
+    outer = sym.lookup(0x21)
+    assert outer is not None and outer.line == 2 and outer.inlines == ()
+    assert [r.line for r in sym.line_records()] == [1, 2]
+    assert len(sym.function_inlines(sym.functions[0])) == 1

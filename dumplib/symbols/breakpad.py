@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import re
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,13 @@ MAX_FILE_SIZE = 1 << 30
 
 #: How far back a FUNC lookup looks for an enclosing function when FUNC ranges overlap.
 _OVERLAP_SCAN = 16
+
+#: An unknown record of a newer format version: an upper-case keyword and a space.
+_KEYWORD = re.compile(rb"[A-Z][A-Z0-9_]*( |\r?$)")
+_MAX_WARNINGS = 100
+_KNOWN = frozenset(
+    (b"MODULE", b"INFO", b"FILE", b"FUNC", b"PUBLIC", b"STACK", b"INLINE", b"INLINE_ORIGIN")
+)
 
 #: Records that may sit between a FUNC's line records without ending the FUNC.
 _INTERLEAVED = (b"FILE ", b"INFO ", b"INLINE ", b"INLINE_ORIGIN ")
@@ -374,6 +382,8 @@ class BreakpadSymbols:
         functions: FUNC records sorted by address.
         publics: PUBLIC records sorted by address.
         name: where the bytes came from (used in error messages).
+        warnings: records skipped because their keyword is unknown (newer
+            dump_syms versions add record types); at most 100 are listed.
     """
 
     __slots__ = (
@@ -398,6 +408,7 @@ class BreakpadSymbols:
         "module",
         "name",
         "publics",
+        "warnings",
     )
 
     def __init__(self, data: bytes, *, name: str = "<bytes>") -> None:
@@ -414,6 +425,7 @@ class BreakpadSymbols:
             raise SymbolError(f"bad MODULE line: {exc}", stream=name, offset=0) from exc
         self.code_id: str | None = None
         self.code_file: str | None = None
+        self.warnings: list[str] = []
         funcs: list[FuncRecord] = []
         func_lines: list[list[int]] = []
         func_inlines: list[list[int]] = []
@@ -486,7 +498,7 @@ class BreakpadSymbols:
                     elif line.startswith(b"STACK WIN "):
                         win_lines.append(i)
                     else:
-                        raise ValueError("unknown STACK record")
+                        self._skip(line, i)
                 elif line.startswith(b"INLINE_ORIGIN "):
                     origin_lines.append(i)
                 elif line.startswith(b"INLINE "):
@@ -507,6 +519,12 @@ class BreakpadSymbols:
                     if cur_lines[0] < 0:
                         cur_lines[0] = i
                     cur_lines[1] = i + 1
+                elif _KEYWORD.match(line):
+                    if line.split(None, 1)[0] in _KNOWN:
+                        raise ValueError(
+                            f"misplaced or empty {_decode(line.split(None, 1)[0])} record"
+                        )
+                    self._skip(line, i)
                 elif line.strip():
                     raise ValueError(f"unknown record {_decode(line[:20])!r}")
         except (ValueError, IndexError) as exc:
@@ -576,6 +594,11 @@ class BreakpadSymbols:
         except OSError as exc:
             raise SymbolError(f"cannot read {name}: {exc.strerror or exc}", stream=name) from exc
         return cls(data, name=name)
+
+    def _skip(self, line: bytes, line_index: int) -> None:
+        if len(self.warnings) < _MAX_WARNINGS:
+            keyword = _decode(line.split(b" ", 2)[0 if not line.startswith(b"STACK") else 1])
+            self.warnings.append(f"line {line_index + 1}: unknown record {keyword!r} skipped")
 
     def _error(self, message: str, line_index: int) -> SymbolError:
         offset = sum(len(line) + 1 for line in self._lines[:line_index])
