@@ -357,6 +357,7 @@ class DumpBuilder:
         pdb20: tuple[str, int, int] | None = None,
         cv_record: bytes | None = None,
         misc: bytes | None = None,
+        fixed_file_info: bytes | None = None,
     ) -> None:
         """Add a loaded module (a MINIDUMP_MODULE).
 
@@ -377,6 +378,8 @@ class DumpBuilder:
             pdb20: (pdb file name, signature, age) for a CodeView 'NB10' record.
             cv_record: raw CodeView record bytes (instead of pdb70/pdb20).
             misc: raw MiscRecord bytes (IMAGE_DEBUG_MISC).
+            fixed_file_info: a raw 52-byte VS_FIXEDFILEINFO, written verbatim instead of
+                one made from ``version`` and the ``file_*`` arguments.
 
         Raises:
             ValueError: a value does not fit, or more than one CodeView source given.
@@ -394,7 +397,11 @@ class DumpBuilder:
             name, signature, age = pdb20
             cv_record = (L.CV_PDB20.pack(L.CV_PDB20_SIGNATURE, 0, _uint("signature", signature),
                                          _uint("age", age)) + name.encode("utf-8") + b"\0")
-        if version is None:
+        if fixed_file_info is not None:
+            if len(fixed_file_info) != L.VS_FIXEDFILEINFO.size:
+                raise ValueError("fixed_file_info must be 52 bytes")
+            version_info = bytes(fixed_file_info)
+        elif version is None:
             version_info = bytes(L.VS_FIXEDFILEINFO.size)
         else:
             file_ms, file_ls = _version_words("version", version)
