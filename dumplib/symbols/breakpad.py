@@ -520,10 +520,9 @@ class BreakpadSymbols:
                         cur_lines[0] = i
                     cur_lines[1] = i + 1
                 elif _KEYWORD.match(line):
-                    if line.split(None, 1)[0] in _KNOWN:
-                        raise ValueError(
-                            f"misplaced or empty {_decode(line.split(None, 1)[0])} record"
-                        )
+                    keyword = line.split(None, 1)[0]
+                    if keyword in _KNOWN:
+                        raise ValueError(f"misplaced or empty {_decode(keyword)} record")
                     self._skip(line, i)
                 elif line.strip():
                     raise ValueError(f"unknown record {_decode(line[:20])!r}")
