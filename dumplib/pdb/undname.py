@@ -168,15 +168,23 @@ class _Fail(Exception):
 
 
 class _Type:
-    """A type being printed: text before and after the declarator position."""
+    """A type being printed, split around where a declarator would go.
 
-    __slots__ = ("left", "right")
+    ``kind`` is ``"plain"`` (``int``), ``"func"`` / ``"array"`` (a pointer to it
+    needs parentheses: ``int (*)[5]``) or ``"group"`` (a pointer to a function
+    or array, whose parentheses further pointers go inside: ``void (* *)()``).
+    """
 
-    def __init__(self, left: str, right: str = "") -> None:
+    __slots__ = ("kind", "left", "right")
+
+    def __init__(self, left: str, right: str = "", kind: str = "plain") -> None:
         self.left = left
         self.right = right
+        self.kind = kind
 
     def text(self) -> str:
+        if self.kind == "func":
+            return f"{self.left} {self.right}"
         return self.left + self.right
 
 
@@ -464,7 +472,7 @@ class _Parser:
                 raise _Fail("bad array rank")
             sizes = "".join(f"[{self.number()}]" for _ in range(dims))
             inner = self.type_()
-            return _Type(inner.left, sizes + inner.right)
+            return _Type(inner.left, sizes + inner.right, "array")
         if c == "$":
             if self.consume("$Q"):
                 return self.pointer("&&", "Q")
@@ -475,32 +483,52 @@ class _Parser:
             if self.consume("$C"):
                 const, volatile = self.cv(self.take())
                 inner = self.type_()
-                return _Type(inner.left + _cv_text(const, volatile), inner.right)
+                return _Type(inner.left + _cv_text(const, volatile), inner.right, inner.kind)
             if self.consume("$A6"):
                 ret, params = self.function_type(member=False)
-                return _Type(ret + " ", params)
+                return _Type(ret, params, "func")
             if self.consume("$B"):
                 return self.type_()
         raise _Fail(f"unknown type code {c!r}")
 
-    def pointer(self, sym: str, code: str) -> _Type:
-        const_ptr = code in ("Q", "S") and sym == "*"
-        volatile_ptr = code in ("R", "S") and sym == "*"
+    def pointer(
+        self, sym: str, code: str, more_const: bool = False, more_vol: bool = False
+    ) -> _Type:
+        """A pointer or reference; ``more_*`` are qualifiers its pointer-to-pointer gave it."""
+        const_ptr = (code in ("Q", "S") and sym == "*") or more_const
+        volatile_ptr = (code in ("R", "S") and sym == "*") or more_vol
         self.ext_quals()
-        suffix = f" {sym}" + _cv_text(const_ptr, volatile_ptr)
+        declarator = sym + _cv_text(const_ptr, volatile_ptr)
         if self.consume("6"):
             ret, params = self.function_type(member=False)
-            return _Type(f"{ret} ({sym.strip()}{_cv_text(const_ptr, volatile_ptr)}", f"){params}")
-        if self.consume("8"):
+            inner = _Type(ret, params, "func")
+        elif self.consume("8"):
             cls = self.type_name()
             ret, params = self.function_type(member=True)
-            return _Type(f"{ret} ({cls}::*", f"){params}")
-        const, volatile = self.cv(self.take())
-        inner = self.type_()
-        inner_left = inner.left + _cv_text(const, volatile)
-        if inner.right:
-            return _Type(f"{inner_left} ({sym.strip()}", f"){inner.right}")
-        return _Type(inner_left + suffix)
+            inner = _Type(ret, params, "func")
+            declarator = f"{cls}::{declarator}"
+        else:
+            const, volatile = self.cv(self.take())
+            nxt = self.peek()
+            if nxt in ("P", "Q", "R", "S", "A", "B") or self.peek(3) in ("$$Q", "$$R"):
+                # the pointee is itself a pointer: its qualifiers are the pointee's
+                self.enter()
+                if nxt == "$":
+                    self.take(2)
+                    nxt = self.take()
+                    inner = self.pointer("&&", nxt, const, volatile)
+                else:
+                    self.take()
+                    inner = self.pointer("*" if nxt in "PQRS" else "&", nxt, const, volatile)
+                self.depth -= 1
+            else:
+                inner = self.type_()
+                inner = _Type(inner.left + _cv_text(const, volatile), inner.right, inner.kind)
+        if inner.kind == "plain":
+            return _Type(f"{inner.left} {declarator}")
+        if inner.kind == "group":
+            return _Type(f"{inner.left} {declarator}", inner.right, "group")
+        return _Type(f"{inner.left} ({declarator}", f"){inner.right}", "group")
 
     # -- symbols
 
