@@ -6,8 +6,13 @@ x86 ``CONTEXT`` is 716 bytes with a 112-byte FLOATING_SAVE_AREA and 512 bytes of
 ``ExtendedRegisters`` (an FXSAVE image, Xmm0 at +0xA0 in it); the ARM64
 ``CONTEXT`` is 912 bytes (0x390).
 
-Register names are lower case; unspecified registers are zero. The default
-``context_flags`` of each architecture is listed in :data:`DEFAULT_CONTEXT_FLAGS`.
+Register names are lower case (the snake_case of winnt.h's field names; the
+FPU save-area fields carry an ``fpu_`` prefix, x87 registers are ``st0``..``st7``,
+vector registers ``xmm0``.. / ``v0``.. as 128-bit integers); unspecified
+registers are zero. AMD64 ``mx_csr`` is the CONTEXT's own MxCsr field and
+``fpu_mx_csr`` the copy inside FltSave; x86 ``mx_csr`` and ``xmm0``..``xmm7``
+live in the FXSAVE image in ExtendedRegisters. The default ``context_flags`` of
+each architecture is listed in :data:`DEFAULT_CONTEXT_FLAGS`.
 """
 
 from __future__ import annotations
@@ -40,9 +45,14 @@ def _amd64() -> _Layout:
     for i, name in enumerate(gprs):
         regs[name] = (0x78 + 8 * i, 8)
     # FltSave (XMM_SAVE_AREA32) at 0x100
-    regs["control_word"] = (0x100, 2)
-    regs["status_word"] = (0x102, 2)
-    regs["tag_word"] = (0x104, 1)
+    for name, where in (
+        ("fpu_control_word", (0x100, 2)), ("fpu_status_word", (0x102, 2)),
+        ("fpu_tag_word", (0x104, 1)), ("fpu_error_opcode", (0x106, 2)),
+        ("fpu_error_offset", (0x108, 4)), ("fpu_error_selector", (0x10C, 2)),
+        ("fpu_data_offset", (0x110, 4)), ("fpu_data_selector", (0x114, 2)),
+        ("fpu_mx_csr", (0x118, 4)), ("fpu_mx_csr_mask", (0x11C, 4)),
+    ):
+        regs[name] = where
     for i in range(8):
         regs[f"st{i}"] = (0x120 + 16 * i, 16)
     for i in range(16):
@@ -60,10 +70,11 @@ def _x86() -> _Layout:
     for i, name in enumerate(("dr0", "dr1", "dr2", "dr3", "dr6", "dr7")):
         regs[name] = (0x04 + 4 * i, 4)
     # FloatSave (FLOATING_SAVE_AREA, 112 bytes) at 0x1C
-    for i, name in enumerate(("control_word", "status_word", "tag_word", "error_offset",
-                              "error_selector", "data_offset", "data_selector")):
+    for i, name in enumerate(("fpu_control_word", "fpu_status_word", "fpu_tag_word",
+                              "fpu_error_offset", "fpu_error_selector", "fpu_data_offset",
+                              "fpu_data_selector")):
         regs[name] = (0x1C + 4 * i, 4)
-    regs["cr0_npx_state"] = (0x1C + 0x6C, 4)
+    regs["fpu_cr0_npx_state"] = (0x1C + 0x6C, 4)
     for i, name in enumerate(("seg_gs", "seg_fs", "seg_es", "seg_ds", "edi", "esi", "ebx",
                               "edx", "ecx", "eax", "ebp", "eip", "seg_cs", "eflags", "esp",
                               "seg_ss")):
