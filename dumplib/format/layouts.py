@@ -209,13 +209,17 @@ _VM_COMMON = (
     "private_usage" / c.Int64ul,
 )
 
-#: MINIDUMP_PROCESS_VM_COUNTERS_1 (Revision 1, 80 bytes) and _2 (Revision 2, 136 bytes).
+#: MINIDUMP_PROCESS_VM_COUNTERS_1 (Revision 1, 80 bytes) and _2 (Revision 2, 152 bytes);
+#: _2 inserts PeakVirtualSize and VirtualSize before PrivateUsage.
 PROCESS_VM_COUNTERS = {
     1: c.Struct("revision" / c.Int16ul, "flags" / c.Int16ul, *_VM_COMMON),
     2: c.Struct(
         "revision" / c.Int16ul,
         "flags" / c.Int16ul,
-        *_VM_COMMON,
+        *_VM_COMMON[:9],
+        "peak_virtual_size" / c.Int64ul,
+        "virtual_size" / c.Int64ul,
+        _VM_COMMON[9],
         "private_working_set_size" / c.Int64ul,
         "shared_commit_usage" / c.Int64ul,
         "job_shared_commit_usage" / c.Int64ul,
@@ -225,7 +229,7 @@ PROCESS_VM_COUNTERS = {
         "job_total_commit_limit" / c.Int64ul,
     ),
 }
-PROCESS_VM_COUNTERS_SIZES = {1: 80, 2: 136}
+PROCESS_VM_COUNTERS_SIZES = {1: 80, 2: 152}
 
 
 def fields(container: Any, names: tuple[str, ...]) -> dict[str, Any]:

@@ -574,14 +574,16 @@ def parse_handle_operations(
     src: Source, entry: DirectoryEntry, warnings: Warnings
 ) -> list[HandleOperation]:
     """Decode HandleOperationListStream (AVRF_HANDLE_OPERATION entries)."""
-    op = struct.Struct("<QIIII32Q")
+    # AVRF_HANDLE_OPERATION: Handle, ProcessId, ThreadId, OperationType, Spare0,
+    # then AVRF_BACKTRACE_INFORMATION: Depth, Index, ReturnAddresses[32].
+    op = struct.Struct("<QIIIIII32Q")
     hsize, esize, count = _sized_list_header(src, entry, "<IIII", op.size)
     view, whole = _list_entries(src, entry, hsize, count, esize, warnings)
     out = []
     for i in range(whole):
         f = op.unpack_from(view, i * esize)
-        trace = tuple(a for a in f[5:] if a)
-        out.append(HandleOperation(f[0], f[1], f[2], f[3], trace))
+        depth = min(f[5], 32)
+        out.append(HandleOperation(f[0], f[1], f[2], f[3], tuple(f[7 : 7 + depth]), f[6]))
     return out
 
 

@@ -402,13 +402,17 @@ class HandleDescriptor:
 
 @dataclass(frozen=True, slots=True)
 class HandleOperation:
-    """AVRF_HANDLE_OPERATION: an application-verifier handle trace entry."""
+    """AVRF_HANDLE_OPERATION: an application-verifier handle trace entry.
+
+    ``back_trace`` holds the first ``Depth`` return addresses of the trace.
+    """
 
     handle: int
     process_id: int
     thread_id: int
     operation_type: int
     back_trace: tuple[int, ...]
+    back_trace_index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,6 +507,8 @@ class ProcessVmCounters:
     pagefile_usage: int
     peak_pagefile_usage: int
     private_usage: int
+    peak_virtual_size: int | None = None
+    virtual_size: int | None = None
     private_working_set_size: int | None = None
     shared_commit_usage: int | None = None
     job_shared_commit_usage: int | None = None
