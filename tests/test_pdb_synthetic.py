@@ -270,3 +270,20 @@ def test_truncated_module_stream_names_the_stream() -> None:
     pdb = PdbFile.open(bytes(data))
     with pytest.raises(PdbError, match="pdb stream 7"):
         _ = pdb.functions
+
+
+def test_blocks_shared_between_streams_cannot_inflate_a_stream() -> None:
+    # a directory whose one stream claims 4 MB made of the same 512-byte block over and over
+    bs, count = 512, 8192
+    directory = struct.pack("<II", 1, count * bs) + struct.pack("<I", 3) * count
+    dir_first = 4
+    dir_blocks = -(-len(directory) // bs)
+    map_block = dir_first + dir_blocks
+    out = bytearray((map_block + 1) * bs)
+    out[0:56] = MAGIC + struct.pack("<6I", bs, 1, map_block + 1, len(directory), 0, map_block)
+    for n in range(dir_blocks):
+        piece = directory[n * bs : (n + 1) * bs]
+        out[(dir_first + n) * bs : (dir_first + n) * bs + len(piece)] = piece
+        struct.pack_into("<I", out, map_block * bs + 4 * n, dir_first + n)
+    with pytest.raises(PdbError, match="blocks but the file holds"):
+        MsfFile.open(bytes(out))

@@ -130,6 +130,7 @@ class MsfFile:
 
     __slots__ = (
         "_directory",
+        "_file_blocks",
         "_stream_blocks",
         "_streams",
         "block_size",
@@ -160,7 +161,8 @@ class MsfFile:
         self.num_blocks = num_blocks
         self._streams: dict[int, MsfStream] = {}
         dir_block_count = -(-dir_bytes // block_size)
-        if dir_bytes < 4 or dir_block_count * 4 > block_size:
+        self._file_blocks = -(-source.size // block_size)
+        if dir_bytes < 4 or dir_block_count * 4 > block_size or dir_block_count > self._file_blocks:
             raise PdbError(
                 f"stream directory size {dir_bytes} is impossible for block size {block_size}",
                 stream="MSF superblock",
@@ -208,6 +210,15 @@ class MsfFile:
                 f"stream block lists need {pos} bytes but the directory has {len(directory)}",
                 stream=where,
                 offset=4 + 4 * count,
+            )
+        # A valid MSF never shares a block between streams, so all streams together
+        # fit in the file; this also bounds what reading any stream can allocate.
+        total = sum(n for _, n in spans)
+        if total > self._file_blocks:
+            raise PdbError(
+                f"streams claim {total} blocks but the file holds {self._file_blocks}",
+                stream=where,
+                offset=4,
             )
         self.stream_sizes: tuple[int, ...] = tuple(sizes)
         self._stream_blocks = spans
