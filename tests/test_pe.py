@@ -4,16 +4,19 @@ Truth comes from (a) the breakpad ``.sym`` files that dump_syms wrote from the
 same builds as the corpus executables (MODULE id = PDB GUID + age, INFO
 CODE_ID = timestamp + SizeOfImage, STACK CFI frame sizes derived from the x64
 unwind info) and (b) ``pefile``, a second PE parser, over the corpus images and
-the Windows launchers shipped inside pip and setuptools. The memory layout is
+the Windows launchers shipped inside pip and setuptools, and wine's x64 system
+DLLs from the wine fixtures (real export tables with forwarders). The memory layout is
 checked against the file layout with pefile's own memory-mapped image.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pefile  # type: ignore[import-untyped, unused-ignore]
 import pytest
@@ -49,7 +52,15 @@ _SETUPTOOLS = _package_dir("setuptools")
 LAUNCHERS = sorted(
     [*_DISTLIB.glob("[tw]*.exe"), *_SETUPTOOLS.glob("cli*.exe"), *_SETUPTOOLS.glob("gui*.exe")]
 )
-ALL_IMAGES = [CRASH_X86, CRASH_X64, *LAUNCHERS]
+_WINE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "wine" / "system"
+WINE = sorted(_WINE_DIR.glob("*.dll"))
+ALL_IMAGES = [CRASH_X86, CRASH_X64, *LAUNCHERS, *WINE]
+
+
+@functools.cache
+def _ref(path: Path) -> Any:
+    """pefile's full parse of ``path`` (cached: the wine DLLs take a while)."""
+    return pefile.PE(str(path))
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -59,6 +70,7 @@ def _ids(paths: list[Path]) -> list[str]:
 def test_launchers_found() -> None:
     # the launcher images are part of the venv's pip and setuptools; the tests below need them
     assert len(LAUNCHERS) >= 8
+    assert [p.name for p in WINE] == ["kernel32.dll", "kernelbase.dll", "ntdll.dll", "ws2_32.dll"]
     assert any(pefile.PE(str(p), fast_load=True).FILE_HEADER.Machine == 0x8664 for p in LAUNCHERS)
 
 
@@ -172,7 +184,7 @@ def _our_codes(info: UnwindInfo) -> list[tuple[int, int, int, int | None]]:
 
 @pytest.mark.parametrize("path", ALL_IMAGES, ids=_ids(ALL_IMAGES))
 def test_headers_and_sections_match_pefile(path: Path) -> None:
-    ref = pefile.PE(str(path))
+    ref = _ref(path)
     with PeImage.from_file(path) as pe:
         fh, oh = ref.FILE_HEADER, ref.OPTIONAL_HEADER
         h = pe.headers
@@ -217,7 +229,7 @@ def test_headers_and_sections_match_pefile(path: Path) -> None:
 
 @pytest.mark.parametrize("path", ALL_IMAGES, ids=_ids(ALL_IMAGES))
 def test_pdata_and_unwind_match_pefile(path: Path) -> None:
-    ref = pefile.PE(str(path))
+    ref = _ref(path)
     entries = getattr(ref, "DIRECTORY_ENTRY_EXCEPTION", [])
     with PeImage.from_file(path) as pe:
         ours = pe.runtime_functions
@@ -268,7 +280,7 @@ def test_register_names_follow_amd64_numbering() -> None:
 
 @pytest.mark.parametrize("path", ALL_IMAGES, ids=_ids(ALL_IMAGES))
 def test_version_resource_matches_pefile(path: Path) -> None:
-    ref = pefile.PE(str(path))
+    ref = _ref(path)
     with PeImage.from_file(path) as pe:
         info = pe.version_info
         if not hasattr(ref, "VS_FIXEDFILEINFO"):
@@ -306,7 +318,7 @@ def test_version_resource_matches_pefile(path: Path) -> None:
 
 @pytest.mark.parametrize("path", ALL_IMAGES, ids=_ids(ALL_IMAGES))
 def test_codeview_matches_pefile(path: Path) -> None:
-    ref = pefile.PE(str(path))
+    ref = _ref(path)
     expected = None
     for entry in getattr(ref, "DIRECTORY_ENTRY_DEBUG", []):
         if entry.struct.Type == 2 and entry.entry is not None:
@@ -328,6 +340,37 @@ def test_codeview_matches_pefile(path: Path) -> None:
         assert (tuple(pe.codeview) if pe.codeview else None) == expected
 
 
+@pytest.mark.parametrize("path", ALL_IMAGES, ids=_ids(ALL_IMAGES))
+def test_exports_match_pefile(path: Path) -> None:
+    ref = _ref(path)
+    with PeImage.from_file(path) as pe:
+        table = pe.exports
+        if not hasattr(ref, "DIRECTORY_ENTRY_EXPORT"):
+            assert table is None
+            return
+        assert table is not None
+        ed = ref.DIRECTORY_ENTRY_EXPORT
+        assert table.dll_name == ref.get_string_at_rva(ed.struct.Name).decode()
+        assert table.ordinal_base == ed.struct.Base
+        theirs = sorted(
+            (s.ordinal, s.name.decode() if s.name else None,
+             s.forwarder.decode() if s.forwarder else None, s.address)
+            for s in ed.symbols
+        )
+        ours = sorted((e.ordinal, e.name, e.forwarder, e.rva) for e in table)
+        assert ours == theirs
+        # the nearest export below an RVA, checked by a plain scan over pefile's list
+        code = sorted({s.address for s in ed.symbols if not s.forwarder})
+        for probe in code[:: max(1, len(code) // 50)]:
+            for rva in (probe, probe + 1, probe - 1):
+                below = [a for a in code if a <= rva]
+                near = table.nearest(rva)
+                assert (near.rva if near else None) == (below[-1] if below else None)
+        if path.name == "kernel32.dll":
+            fwd = table.by_name("AcquireSRWLockExclusive")
+            assert fwd is not None and fwd.forwarder == "NTDLL.RtlAcquireSRWLockExclusive"
+
+
 # ---------------------------------------------------------------- memory layout
 
 
@@ -337,7 +380,7 @@ def _mapped(path: Path, base: int) -> tuple[bytes, Callable[[int, int], bytes]]:
     pefile stops the image after the last section's raw data; the loader maps
     SizeOfImage bytes, the rest zero, so the image is padded to that size.
     """
-    ref = pefile.PE(str(path))
+    ref = _ref(path)
     image: bytes = bytes(ref.get_memory_mapped_image())
     image += bytes(max(0, ref.OPTIONAL_HEADER.SizeOfImage - len(image)))
 

@@ -199,7 +199,7 @@ class PeImage:
             layout.base = self.headers.image_base
             layout.map_sections(
                 sections, self.headers.size_of_headers, self.headers.size_of_image,
-                self.headers.file_alignment,
+                self.headers.file_alignment, self.headers.section_alignment,
             )
         else:
             layout.limit = self.headers.size_of_image

@@ -121,28 +121,30 @@ class FileLayout(ImageBytes):
 
     def map_sections(
         self, sections: Sequence[Section], size_of_headers: int, size_of_image: int,
-        file_alignment: int,
+        file_alignment: int, section_alignment: int = 0x1000,
     ) -> None:
         """Install the section table (until then RVAs equal file offsets).
 
-        Sections are sorted by address; each covers its mapped size, clipped at
-        the next section. PointerToRawData is rounded down to 512 as the loader
-        does when FileAlignment is at least 512.
+        Sections are sorted by address; each covers its mapped size rounded up
+        to SectionAlignment (as the loader maps it), clipped at the next section.
+        PointerToRawData is rounded down to 512 as the loader does when
+        FileAlignment is at least 512.
         """
         ordered = sorted(
             (s for s in sections if s.mapped_size > 0), key=lambda s: s.virtual_address
         )
         self._sections = ordered
         self._starts = [s.virtual_address for s in ordered]
+        align = section_alignment if 0 < section_alignment <= 0x10000 else 1
         ends: list[int] = []
         for i, sec in enumerate(ordered):
-            end = sec.end
+            end = sec.virtual_address + -(-sec.mapped_size // align) * align
             if i + 1 < len(ordered):
                 end = min(end, ordered[i + 1].virtual_address)
             ends.append(end)
         self._ends = ends
-        align = file_alignment >= 0x200
-        self._pointers = [s.raw_pointer & ~0x1FF if align else s.raw_pointer for s in ordered]
+        round_down = file_alignment >= 0x200
+        self._pointers = [s.raw_pointer & ~0x1FF if round_down else s.raw_pointer for s in ordered]
         first = ordered[0].virtual_address if ordered else size_of_headers
         self._headers_end = min(size_of_headers or first, first) if ordered else size_of_headers
         self.limit = max(size_of_image, self._headers_end)
@@ -183,6 +185,8 @@ class FileLayout(ImageBytes):
         """
         if rva < 0 or size < 0:
             raise self.error(f"bad range of {size} bytes at RVA 0x{rva:x}", structure, rva)
+        if size == 0:
+            return b""
         if rva + size <= self._headers_end:
             return self.file_view(rva, size, structure)
         i = self._locate(rva)
@@ -240,6 +244,8 @@ class MemoryLayout(ImageBytes):
             MemoryNotInDump: the bytes were not captured.
         """
         self.check(rva, size, structure)
+        if size == 0:
+            return b""
         data = self._reader(self.base + rva, size)
         if len(data) != size:
             raise self.error(
