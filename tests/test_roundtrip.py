@@ -51,8 +51,10 @@ def contexts(draw: st.DrawFn, arch: str) -> dict[str, int]:
 def test_threads_modules_exception_roundtrip(data: st.DataObject) -> None:
     arch = data.draw(st.sampled_from(["amd64", "x86", "arm64"]))
     full = data.draw(st.booleans())
-    b = DumpBuilder(arch, full_memory=full, os_version=(10, 0, data.draw(st.integers(0, 30000))),
-                    csd_version=data.draw(names), number_of_processors=data.draw(st.integers(1, 255)))
+    b = DumpBuilder(
+        arch, full_memory=full, os_version=(10, 0, data.draw(st.integers(0, 30000))),
+        csd_version=data.draw(names), number_of_processors=data.draw(st.integers(1, 255)),
+    )
     tids = data.draw(st.lists(u32, unique=True, max_size=6))
     ctxs = {}
     stacks = {}
@@ -104,17 +106,15 @@ def test_threads_modules_exception_roundtrip(data: st.DataObject) -> None:
             assert d.thread_stack_bytes(t) == stack
             assert d.memory.read(start, len(stack)) == stack
     assert len(d.modules) == len(mods)
-    for m, (path, base, size, ts, cs, version, kind, guid, age) in zip(d.modules, mods,
-                                                                       strict=True):
+    for i, (m, spec) in enumerate(zip(d.modules, mods, strict=True)):
+        path, base, size, ts, cs, version, kind, guid, age = spec
         assert (m.path, m.base, m.size, m.end, m.timestamp, m.checksum) == (
             path, base, size, base + size, ts, cs)
         assert m.version == (version if version and any(version) else None)
         if kind == "pdb70":
-            assert m.pdb == (f"{mods.index((path, base, size, ts, cs, version, kind, guid, age))}"
-                             and m.pdb[0], guid.hex.upper(), age)
-            assert m.pdb[0].endswith(".pdb")
+            assert m.pdb == (f"m{i}.pdb", guid.hex.upper(), age)
         elif kind == "pdb20":
-            assert m.pdb is not None and m.pdb[1] == f"{age:08X}" and m.pdb[2] == 3
+            assert m.pdb == (f"m{i}.pdb", f"{age:08X}", 3)
         else:
             assert m.pdb is None
         assert d.modules.find(base) == m
@@ -191,7 +191,8 @@ def test_every_other_stream_roundtrips() -> None:
     b.add_thread_info(0x44, dump_flags=1, create_time=132_000_000_000_000_000,
                       kernel_time=5, user_time=7, start_address=0x401000, affinity=3)
     b.add_handle(0x4, type_name="File", object_name="\\Device\\Afd", attributes=2,
-                 granted_access=0x1F01FF, handle_count=1, pointer_count=3, object_info=[(2, b"\x01\x02\x03\x04")])
+                 granted_access=0x1F01FF, handle_count=1, pointer_count=3,
+                 object_info=[(2, b"\x01\x02\x03\x04")])
     b.add_handle(0x8, type_name="Event")
     b.add_handle_operation(0x4, process_id=9, thread_id=0x44, operation_type=2,
                            back_trace=[0x401000, 0x402000])
