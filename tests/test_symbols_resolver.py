@@ -13,6 +13,7 @@ import http.server
 import json
 import shutil
 import struct
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import symbolic.debuginfo
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dumplib
 from dumplib._exc import CorruptDumpError
@@ -441,3 +444,31 @@ def test_exports_from_an_image_in_dump_memory() -> None:
     for rva, name in exports.items():
         info = resolver.lookup(module, base + rva)
         assert info is not None and info.function == name and info.start_rva == rva
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_corrupt_files_never_stop_the_resolver(tmp_path: Path, data: st.DataObject) -> None:
+    case = Path(tempfile.mkdtemp(dir=tmp_path))
+    pdb = bytearray((WIN / "crash.pdb").read_bytes())
+    sym = bytearray((WIN / "crash.sym").read_bytes())
+    exe = bytearray((WIN / "crash.exe").read_bytes())
+    for blob, hot in ((pdb, 0x3000), (sym, len(sym)), (exe, 0x400)):
+        for _ in range(data.draw(st.integers(0, 8))):
+            pos = data.draw(st.integers(0, hot - 1))
+            blob[pos] = data.draw(st.integers(0, 255))
+        if data.draw(st.booleans()):
+            del blob[data.draw(st.integers(0, len(blob) - 1)) :]
+    (case / "crash.pdb").write_bytes(pdb)
+    (case / "crash.sym").write_bytes(sym)
+    (case / "crash.exe").write_bytes(exe)
+    for module in (crash_module(), crash_module(None)):
+        resolver = SymbolResolver([str(case)])
+        found = resolver.module_symbols(module)
+        for rva in (0x1000, 0x1010, 0x2000, 0x3000, 0x8FFF):
+            resolver.lookup(module, module.base + rva)
+        resolver.image(module)
+        assert not [e for e in found.errors if e.startswith("unexpected")]
+        assert not [a for a in found.attempts if a.detail.startswith("unexpected")]

@@ -41,8 +41,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from dumplib._exc import DumpError
-from dumplib.symbols.errors import SymbolError
+from dumplib.symbols.errors import SOURCE_FAULTS, SymbolError, describe_fault
 
 __all__ = [
     "Attempt",
@@ -437,11 +436,8 @@ class SymbolLocator:
     def _try(self, path: str, verify: Verifier, result: LocateResult) -> bool:
         try:
             reason = verify(path)
-        except DumpError as exc:
-            result.attempts.append(Attempt(path, Outcome.ERROR, str(exc)))
-            return False
-        except OSError as exc:
-            result.attempts.append(Attempt(path, Outcome.ERROR, exc.strerror or str(exc)))
+        except SOURCE_FAULTS as exc:
+            result.attempts.append(Attempt(path, Outcome.ERROR, describe_fault(exc)))
             return False
         if reason is not None:
             result.attempts.append(Attempt(path, Outcome.MISMATCH, reason))

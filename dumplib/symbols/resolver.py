@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from dumplib._exc import DumpError, MemoryNotInDump
+from dumplib._exc import MemoryNotInDump
 from dumplib.pdb import PdbFile
 from dumplib.pe import ExportTable, PeImage
 from dumplib.symbols.base import ChainSymbolizer, SymbolInfo, Symbolizer, format_location
@@ -37,7 +37,7 @@ from dumplib.symbols.breakpad import (
     is_breakpad,
     read_module_record,
 )
-from dumplib.symbols.errors import SymbolError
+from dumplib.symbols.errors import SOURCE_FAULTS, SymbolError, describe_fault
 from dumplib.symbols.path import (
     DEFAULT_MAX_DOWNLOAD,
     DEFAULT_TIMEOUT,
@@ -257,9 +257,9 @@ class _Guarded:
             return None
         try:
             return self.inner.lookup(rva)
-        except DumpError as exc:
+        except SOURCE_FAULTS as exc:
             self.broken = True
-            self.errors.append(f"{self.label}: {exc}")
+            self.errors.append(f"{self.label}: {describe_fault(exc)}")
             return None
 
 
@@ -436,8 +436,8 @@ class SymbolResolver:
         except MemoryNotInDump as exc:
             out.notes.append(f"image headers not in the dump: {exc}")
             return None
-        except DumpError as exc:
-            out.errors.append(f"image in dump memory: {exc}")
+        except SOURCE_FAULTS as exc:
+            out.errors.append(f"image in dump memory: {describe_fault(exc)}")
             return None
         return image
 
@@ -501,8 +501,8 @@ class SymbolResolver:
                     continue
                 try:
                     exports = image.exports
-                except DumpError as exc:
-                    out.errors.append(f"exports of the image in {where}: {exc}")
+                except SOURCE_FAULTS as exc:
+                    out.errors.append(f"exports of the image in {where}: {describe_fault(exc)}")
                     continue
                 if exports is not None and len(exports):
                     symbolizer = ExportSymbolizer(exports, image.size_of_image or module.size)
@@ -521,8 +521,8 @@ class SymbolResolver:
             return None
         try:
             cv = image.codeview
-        except DumpError as exc:
-            out.errors.append(f"CodeView of the {where}: {exc}")
+        except SOURCE_FAULTS as exc:
+            out.errors.append(f"CodeView of the {where}: {describe_fault(exc)}")
             return None
         if cv is None:
             return None
