@@ -77,3 +77,18 @@ def test_memory_beyond_4gib_of_file(tmp_path: Path) -> None:
         assert reader.read(0x1000_0000 + (5 << 30) - 8, 8) == b"lastword"
     finally:
         m.file_handle.close()
+
+
+def test_small_total_keeps_the_shape(tmp_path: Path) -> None:
+    # Benchmarks grow the same process from 20 MiB to 2 GiB: 200 threads, 4,000 ranges.
+    info = build_large_dump(tmp_path / "small.dmp", total_bytes=20 << 20)
+    assert info.memory_bytes == 20 << 20
+    assert len(info.ranges) == 4000 and len(info.thread_ids) == 200
+    starts = [a for a, _ in info.ranges]
+    assert all(a + s <= b for (a, s), b in zip(info.ranges, starts[1:], strict=False))
+    m = MinidumpFile.parse(str(info.path))
+    try:
+        reader = m.get_reader()
+        assert all(reader.read(a, 16) == info.pattern for a in info.pattern_addresses)
+    finally:
+        m.file_handle.close()

@@ -116,7 +116,7 @@ def build_large_dump(
     ranges: int = 4000,
     modules: int = 8,
     stack_size: int = 0x4000,
-    module_size: int = 0x20_0000,
+    module_size: int | None = None,
     pattern: bytes = b"dumplib!needle16",
     pattern_count: int = 64,
     memory_info: bool = True,
@@ -132,7 +132,8 @@ def build_large_dump(
             the rest heap ranges that share what is left of ``total_bytes``.
         modules: number of modules.
         stack_size: bytes of captured stack per thread (a multiple of 0x60 works best).
-        module_size: SizeOfImage of each module.
+        module_size: SizeOfImage of each module; by default 2 MiB, less for small totals
+            (a sixteenth of ``total_bytes`` shared by the modules, at least 64 KiB).
         pattern: the 16-byte pattern to plant in heap ranges.
         pattern_count: how many times to plant it (spread across the heap ranges).
         memory_info: also write a MemoryInfoList entry per range.
@@ -147,6 +148,9 @@ def build_large_dump(
     if len(pattern) != 16:
         raise ValueError("pattern must be 16 bytes")
     total_bytes = total_bytes // _PAGE * _PAGE
+    if module_size is None:
+        module_size = max(0x1_0000, min(0x20_0000, total_bytes // 16 // max(modules, 1)))
+        module_size = module_size // _PAGE * _PAGE
     heap_count = ranges - threads - modules
     if threads < 1 or modules < 1 or heap_count < 1:
         raise ValueError("need at least one thread, one module and one heap range")
