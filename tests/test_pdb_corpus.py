@@ -212,3 +212,19 @@ def test_lookup_outside_everything(case: tuple[PdbFile, SymFile, Machine]) -> No
     assert pdb.lookup(0x7FFFFFFF) is None
     assert pdb.line_for(0) is None
     assert pdb.lines(0) == ()
+
+
+@pytest.mark.parametrize("pdb_name", [c[0] for c in CASES])
+def test_bytes_and_file_objects_read_the_same(pdb_name: str) -> None:
+    path = CORPUS / pdb_name
+    mapped = PdbFile.open(path)
+    in_memory = PdbFile.open(path.read_bytes(), name=pdb_name)
+    with path.open("rb") as fh:
+        streamed = PdbFile.open(fh)
+        assert streamed.identity == mapped.identity == in_memory.identity
+        assert streamed.functions == mapped.functions == in_memory.functions
+        assert streamed.line_records == mapped.line_records
+        assert streamed.publics == in_memory.publics
+    with PdbFile.open(path) as scoped:
+        functions = scoped.functions
+    assert functions == mapped.functions  # loaded records outlive the mapping

@@ -34,7 +34,13 @@ from dumplib.pdb.streams import (
     parse_omap,
     parse_section_headers,
 )
-from dumplib.pdb.symbols import Function, Public, parse_module_procedures, parse_publics
+from dumplib.pdb.symbols import (
+    Function,
+    Public,
+    RawProc,
+    parse_module_procedures,
+    parse_publics,
+)
 from dumplib.pdb.undname import split_c_decoration, undecorate
 
 __all__ = ["PdbFile", "Symbol"]
@@ -88,7 +94,7 @@ class PdbFile:
         self._omap: Omap | None = None
         self._publics: tuple[Public, ...] | None = None
         self._public_starts: list[int] = []
-        self._raw_procs: list[tuple[int, int, str, int, bool, str, int]] | None = None
+        self._raw_procs: list[RawProc] | None = None
         self._functions: tuple[Function, ...] | None = None
         self._function_starts: list[int] = []
         self._lines: tuple[LineRecord, ...] | None = None
@@ -111,8 +117,10 @@ class PdbFile:
             SourceError: the path cannot be opened.
         """
         msf = MsfFile.open(source)
-        if name is None and msf.source.path is not None:
-            name = os.path.basename(msf.source.path)
+        if name is None:
+            origin = msf.source.path or msf.source.name
+            if origin and not origin.startswith("<"):
+                name = os.path.basename(origin)
         return cls(msf, name)
 
     def close(self) -> None:
@@ -301,7 +309,7 @@ class PdbFile:
         want_lines = lines and self._lines is None
         if not (want_procs or want_lines):
             return
-        procs: list[tuple[int, int, str, int, bool, str, int]] = []
+        procs: list[RawProc] = []
         groups: list[tuple[int, int, list[LineRecord]]] = []
         names = self._string_table() if want_lines else None
         for mod in self.modules:
@@ -328,10 +336,9 @@ class PdbFile:
                     raise PdbError(
                         f"module symbol signature {sig} is not C13 (4)", stream=label, offset=0
                     )
-                for p in parse_module_procedures(data, 4, sym_end, mod.index, label, self.to_rva):
-                    procs.append(
-                        (p.rva, p.size, p.name, p.module, p.is_global, p.kind, p.type_index)
-                    )
+                procs.extend(
+                    parse_module_procedures(data, 4, sym_end, mod.index, label, self.to_rva)
+                )
             if want_lines and names is not None and mod.c13_size:
                 for start, group in parse_c13_lines(
                     data, c13_start, c13_end, label, self.to_rva, names

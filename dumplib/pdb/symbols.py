@@ -120,17 +120,9 @@ class Function:
     signature: str
 
 
-@dataclass(frozen=True, slots=True)
-class RawProc:
-    """A procedure as read, before names are matched with publics (internal)."""
-
-    rva: int
-    size: int
-    name: str
-    module: int
-    is_global: bool
-    kind: str
-    type_index: int
+#: A procedure as read, before its display name is settled:
+#: (rva, size, name, module, is_global, kind, type_index).
+RawProc = tuple[int, int, str, int, bool, str, int]
 
 
 def _name_at(data: bytes, start: int, end: int) -> str:
@@ -205,7 +197,7 @@ def parse_module_procedures(
             rva = to_rva(seg, off)
             if rva is not None:
                 name = _name_at(data, pos + 4 + _PROC32.size, nxt)
-                out.append(RawProc(rva, length, name, module, kind in global_kinds, "proc", typind))
+                out.append((rva, length, name, module, kind in global_kinds, "proc", typind))
         elif kind == thunk_kind:
             if reclen < 2 + _THUNK32.size:
                 raise PdbError("S_THUNK32 record too short", stream=label, offset=pos)
@@ -213,6 +205,6 @@ def parse_module_procedures(
             rva = to_rva(seg, off)
             if rva is not None:
                 name = _name_at(data, pos + 4 + _THUNK32.size, nxt)
-                out.append(RawProc(rva, length, name, module, False, "thunk", 0))
+                out.append((rva, length, name, module, False, "thunk", 0))
         pos = nxt
     return out
