@@ -358,3 +358,41 @@ def test_write_makes_holes(tmp_path: Path) -> None:
         f.seek(built.size - 4)
         assert f.read() == b"END!"
     assert b.to_bytes() == path.read_bytes()
+
+
+def test_x86_nested_exception_records_are_32_bit() -> None:
+    from dumplib.builder import NestedException
+
+    b = DumpBuilder("x86")
+    b.set_exception(1, 0xE06D7363, 0x401000,
+                    nested=[NestedException(0xC0000005, 0x402000, flags=1, parameters=(1, 8)),
+                            NestedException(0xC0000094, 0x403000)],
+                    nested_address=0x10000)
+    built = b.build()
+    data = built.to_bytes()
+    exc = stream(data, StreamType.EXCEPTION)
+    assert u64(exc, 16) == 0x10000  # ExceptionRecord points at the chain
+    (chain,) = [m for m in built.memory if m.address == 0x10000]
+    assert chain.size == 2 * 80  # EXCEPTION_RECORD32 is 80 bytes
+    rec = data[chain.rva:chain.rva + 80]
+    # ExceptionCode, ExceptionFlags, ExceptionRecord, ExceptionAddress, NumberParameters, info
+    assert struct.unpack_from("<5I2I", rec) == (0xC0000005, 1, 0x10000 + 80, 0x402000, 2, 1, 8)
+    rec2 = data[chain.rva + 80:chain.rva + 160]
+    assert struct.unpack_from("<5I", rec2) == (0xC0000094, 0, 0, 0x403000, 0)
+
+
+def test_arm64_function_table_entries() -> None:
+    b = DumpBuilder("arm64")
+    b.add_function_table(0x1000, 0x2000, 0x1000, entries=[(0x10, 0x400001), (0x40, 0x500001)])
+    ft = stream(b.to_bytes(), StreamType.FUNCTION_TABLE)
+    # no native descriptor by default on arm64; 8-byte IMAGE_ARM64_RUNTIME_FUNCTION_ENTRY
+    assert struct.unpack_from("<6I", ft) == (24, 32, 0, 8, 1, 0)
+    assert struct.unpack_from("<4I", ft, 24 + 32) == (0x10, 0x400001, 0x40, 0x500001)
+
+
+def test_thread_without_stack_has_empty_descriptor() -> None:
+    b = DumpBuilder("amd64")
+    b.add_thread(1, context={"rsp": 0x5000})
+    threads = stream(b.to_bytes(), StreamType.THREAD_LIST)
+    # Stack: StartOfMemoryRange, DataSize, Rva all zero-sized / zero
+    assert struct.unpack_from("<QII", threads, 4 + 24)[1:] == (0, 0)
