@@ -442,3 +442,19 @@ def test_any_symbol_path_parses_or_raises_symbol_error(entries: list[str]) -> No
             assert entry.url is None or entry.url.lower().startswith(("http://", "https://"))
         else:
             assert entry.path
+
+
+def test_silent_server_times_out(tmp_path: Path) -> None:
+    # A socket that accepts connections (the kernel completes the handshake) but
+    # never answers: the read must time out, and the server is then skipped.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        port = sock.getsockname()[1]
+        locator = SymbolLocator([f"srv*{tmp_path / 'c'}*http://127.0.0.1:{port}/s"], timeout=0.3)
+        first = locator.find(["a.sym"], "01", sym_verifier("01"), folder="a.pdb")
+        second = locator.find(["b.sym"], "01", sym_verifier("01"), folder="b.pdb")
+    assert first.path is None and first.attempts[0].outcome is Outcome.ERROR
+    assert "timed out" in first.attempts[0].detail
+    assert second.attempts[0].outcome is Outcome.ERROR
+    assert "unreachable" in second.attempts[0].detail

@@ -391,6 +391,7 @@ class BreakpadSymbols:
         "_cfi_lines",
         "_file_lines",
         "_files",
+        "_func_ends",
         "_func_inlines",
         "_func_line_cache",
         "_func_lines",
@@ -537,6 +538,7 @@ class BreakpadSymbols:
         self.functions: tuple[FuncRecord, ...] = tuple(funcs)
         self.publics: tuple[PublicRecord, ...] = tuple(publics)
         self._func_starts = [f.address for f in funcs]
+        self._func_ends = [f.address + f.size for f in funcs]
         self._public_starts = [p.address for p in publics]
         self._sym_starts = sorted(set(self._func_starts) | set(self._public_starts))
         self._func_lines = [(a, b) for a, b in func_lines]
@@ -731,11 +733,13 @@ class BreakpadSymbols:
 
     def _find_function_index(self, rva: int) -> int:
         pos = bisect_right(self._func_starts, rva) - 1
-        funcs = self.functions
-        stop = max(pos - _OVERLAP_SCAN, -1)
-        while pos > stop:
-            func = funcs[pos]
-            if rva < func.address + func.size:
+        ends = self._func_ends
+        if pos < 0 or rva < ends[pos]:
+            return pos
+        stop = pos - _OVERLAP_SCAN if pos > _OVERLAP_SCAN else -1
+        pos -= 1
+        while pos > stop:  # an earlier, longer FUNC may enclose a shorter one
+            if rva < ends[pos]:
                 return pos
             pos -= 1
         return -1
@@ -784,7 +788,8 @@ class BreakpadSymbols:
         if pos >= 0:
             record = records[pos]
             if rva < record.address + record.size:
-                file = self.files.get(record.file)
+                files = self._files if self._files is not None else self.files
+                file = files.get(record.file)
                 line = record.line
         inlines: tuple[InlineFrame, ...] = ()
         span = self._func_inlines[index]
