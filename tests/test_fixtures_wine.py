@@ -155,8 +155,16 @@ def test_threads_are_the_programs_threads(fx: Fixture, unpacked: dict[str, Path]
         ids = [t.id for t in dump.threads]
         # Every program records every thread it starts: nothing more, nothing less.
         assert sorted(ids) == sorted(roles.values())
+        quirk = fx.truth.get("wine_writer_thread_quirk")
+        writer = roles[quirk["writer_role"]] if quirk else None
         for thread in dump.threads:
             assert thread.stack_range is not None
+            if thread.id == writer:
+                # Measured wine 8.0 behaviour (see truth.json): the writing
+                # thread's entry carries the exception's context.
+                assert dump.exception is not None
+                assert thread.context.ip == dump.exception.address
+                continue
             start, size = thread.stack_range
             assert size > 0
             # The captured stack begins at or just below the thread's rsp.
@@ -177,11 +185,14 @@ def test_exception(fx: Fixture, unpacked: dict[str, Path]) -> None:
             return
         assert exc is not None
         assert exc.code == expected["code"] == fx.runtime["exception.code"]
-        assert exc.name == expected["name"]
+        if expected["name"] is not None:  # codes outside Windows' tables may get a name or not
+            assert exc.name == expected["name"]
         role = fx.truth["faulting_thread_role"]
         assert exc.thread_id == fx.runtime["faulting_thread"] == fx.threads_by_role()[role]
         assert exc.address == fx.runtime["exception.address"]
         for index, value in enumerate(expected.get("parameters", [])):
+            if isinstance(value, str):  # "runtime:<key>": recorded by the program
+                value = fx.runtime[value.removeprefix("runtime:")]
             assert exc.parameters[index] == value
         module = dump.modules.find(exc.address)
         assert module is not None
@@ -272,14 +283,29 @@ def _program_functions(fx: Fixture, frames: Any) -> list[str | None]:
 @pytest.mark.xfail(not HAS_STACK, reason=WAITS_FOR_STACK, strict=True)
 @pytest.mark.parametrize("fx", [f for f in FIXTURES if f.truth["crash_stack"]], ids=_id)
 def test_crash_stack(fx: Fixture, unpacked: dict[str, Path]) -> None:
+    """The faulting thread's stack (walked from the exception's context, as a
+    debugger's .ecxr does) holds the program's call chain, innermost first."""
     expected = fx.truth["crash_stack"]
+    complete = fx.truth.get("crash_stack_complete", True)
     with dumplib.open(_path(fx, unpacked)) as dump:
         exc = dump.exception
         assert exc is not None
         thread = dump.threads.get(exc.thread_id)
         stack = _later(dump, "stack")(thread, symbols=_symbols(fx))
         functions = _program_functions(fx, stack.frames)
-        assert functions[: len(expected)] == expected
+        # Runtime code linked into the program (libgcc's unwinder, __cxa_throw)
+        # may sit inside the first source function; nothing else may.
+        allowed = set(fx.truth.get("runtime_frames", []))
+        while functions and functions[0] in allowed:
+            functions.pop(0)
+        if complete:
+            ours = [f for f in functions if f in set(expected)]
+            assert ours == expected
+            assert functions[0] == expected[0]
+        else:
+            assert functions[: len(expected)] == expected
+            outermost = fx.truth["crash_stack_outermost"]
+            assert outermost in functions
         if "crash_stack_modules" in fx.truth:
             modules = [
                 f.module.name.lower() for f in stack.frames if f.function in expected and f.module
