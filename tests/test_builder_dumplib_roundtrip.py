@@ -18,7 +18,7 @@ from dumplib.builder import REGISTERS, DumpBuilder, Sparse
 
 _IP = {"amd64": "rip", "x86": "eip", "arm64": "pc"}
 _SP = {"amd64": "rsp", "x86": "esp", "arm64": "sp"}
-_text = st.text(st.characters(codec="utf-8", exclude_characters="\0\\"), min_size=1,
+_text = st.text(st.characters(codec="utf-8", exclude_characters="\0\\/"), min_size=1,
                 max_size=24)
 
 

@@ -19,11 +19,24 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 from dumplib.builder import _layouts as L
 from dumplib.builder._context import encode_context, sp_register
+from dumplib.builder._encode import (
+    ExceptionRec,
+    FunctionTableRec,
+    HandleRec,
+    ModuleRec,
+    ThreadRec,
+    nested_chain,
+    sint,
+    time_zone_bytes,
+    uint,
+    version_words,
+    wchar_array,
+    xstate_bytes,
+)
 from dumplib.builder._output import Data
 from dumplib.builder._streams import StreamWriter
 from dumplib.builder.records import BuiltDump, NestedException, TimeZone, XStateConfig
@@ -41,89 +54,6 @@ _ARCH_CODES = {
     "arm64": L.ProcessorArchitecture.ARM64,
 }
 _U64 = 1 << 64
-
-
-def _uint(name: str, value: int, bits: int = 32) -> int:
-    if not isinstance(value, int) or not 0 <= value < 1 << bits:
-        raise ValueError(f"{name}={value!r} does not fit an unsigned {bits}-bit field")
-    return value
-
-
-def _sint(name: str, value: int, bits: int = 32) -> int:
-    if not isinstance(value, int) or not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
-        raise ValueError(f"{name}={value!r} does not fit a signed {bits}-bit field")
-    return value
-
-
-def _wchar_array(name: str, text: str, chars: int) -> bytes:
-    raw = text.encode("utf-16-le")
-    if len(raw) > 2 * (chars - 1):
-        raise ValueError(f"{name} longer than {chars - 1} UTF-16 code units")
-    return raw.ljust(2 * chars, b"\0")
-
-
-def _version_words(name: str, version: tuple[int, int, int, int]) -> tuple[int, int]:
-    a, b, c, d = (_uint(name, v, 16) for v in version)
-    return (a << 16) | b, (c << 16) | d
-
-
-@dataclass(frozen=True)
-class _Thread:
-    thread_id: int
-    context: bytes
-    stack_start: int
-    stack: Data | None
-    teb: int
-    suspend_count: int
-    priority_class: int
-    priority: int
-    name: str | None
-    backing_store: tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class _Module:
-    path: str
-    base: int
-    size: int
-    checksum: int
-    time_date_stamp: int
-    version_info: bytes
-    cv_record: bytes | None
-    misc_record: bytes | None
-
-
-@dataclass(frozen=True)
-class _Exception:
-    thread_id: int
-    code: int
-    flags: int
-    record: int
-    address: int
-    parameters: tuple[int, ...]
-    context: bytes | None
-
-
-@dataclass(frozen=True)
-class _Handle:
-    handle: int
-    type_name: str | None
-    object_name: str | None
-    attributes: int
-    granted_access: int
-    handle_count: int
-    pointer_count: int
-    object_info: tuple[tuple[int, bytes], ...]
-
-
-@dataclass(frozen=True)
-class _FunctionTable:
-    minimum_address: int
-    maximum_address: int
-    base_address: int
-    native_descriptor: bytes
-    entries: bytes
-    entry_count: int
 
 
 class DumpBuilder:
@@ -220,17 +150,17 @@ class DumpBuilder:
         self.arch: Arch = arch
         self.pointer_size = 4 if arch == "x86" else 8
         self.full_memory = full_memory
-        self.flags = None if flags is None else _uint("flags", flags, 64)
-        self.time_date_stamp = _uint("time_date_stamp", time_date_stamp)
-        self.checksum = _uint("checksum", checksum)
-        self.implementation_version = _uint("implementation_version", implementation_version, 16)
+        self.flags = None if flags is None else uint("flags", flags, 64)
+        self.time_date_stamp = uint("time_date_stamp", time_date_stamp)
+        self.checksum = uint("checksum", checksum)
+        self.implementation_version = uint("implementation_version", implementation_version, 16)
         self.stack_rva_mode = stack_rva_mode
         self.thread_list = thread_list
         self.thread_ex_list = thread_ex_list
         self.handle_descriptor_version = handle_descriptor_version
         self.process_vm_counters_revision = process_vm_counters_revision
         self.omit = frozenset(int(t) for t in omit)
-        self.unused_directory_entries = _uint("unused_directory_entries",
+        self.unused_directory_entries = uint("unused_directory_entries",
                                               unused_directory_entries, 16)
         vendor = vendor_id.encode("ascii")
         if len(vendor) != 12:
@@ -238,39 +168,39 @@ class DumpBuilder:
         arch_code = _ARCH_CODES[arch] if processor_architecture is None else processor_architecture
         major, minor, build = os_version
         self._system_info = (
-            _uint("processor_architecture", arch_code, 16),
-            _uint("processor_level", processor_level, 16),
-            _uint("processor_revision", processor_revision, 16),
-            _uint("number_of_processors", number_of_processors, 8),
-            _uint("product_type", product_type, 8),
-            _uint("major_version", major),
-            _uint("minor_version", minor),
-            _uint("build_number", build),
-            _uint("platform_id", platform_id),
-            _uint("suite_mask", suite_mask, 16),
+            uint("processor_architecture", arch_code, 16),
+            uint("processor_level", processor_level, 16),
+            uint("processor_revision", processor_revision, 16),
+            uint("number_of_processors", number_of_processors, 8),
+            uint("product_type", product_type, 8),
+            uint("major_version", major),
+            uint("minor_version", minor),
+            uint("build_number", build),
+            uint("platform_id", platform_id),
+            uint("suite_mask", suite_mask, 16),
         )
         self.csd_version = csd_version
         self._x86_cpu = (
             *L.CPU_X86.unpack(vendor + bytes(12))[:3],
-            _uint("version_information", version_information),
-            _uint("feature_information", feature_information),
-            _uint("amd_extended_cpu_features", amd_extended_cpu_features),
+            uint("version_information", version_information),
+            uint("feature_information", feature_information),
+            uint("amd_extended_cpu_features", amd_extended_cpu_features),
         )
-        self._other_cpu = tuple(_uint("processor_features", f, 64) for f in processor_features)
+        self._other_cpu = tuple(uint("processor_features", f, 64) for f in processor_features)
         if len(self._other_cpu) != 2:
             raise ValueError("processor_features must have two entries")
-        self._threads: list[_Thread] = []
-        self._modules: list[_Module] = []
+        self._threads: list[ThreadRec] = []
+        self._modules: list[ModuleRec] = []
         self._unloaded: list[tuple[str, int, int, int, int]] = []
         self._memory: list[tuple[int, Data]] = []
-        self._exception: _Exception | None = None
+        self._exception: ExceptionRec | None = None
         self._misc: bytes | None = None
         self._memory_info: list[bytes] = []
         self._thread_info: list[bytes] = []
-        self._handles: list[_Handle] = []
+        self._handles: list[HandleRec] = []
         self._handle_ops: list[bytes] = []
         self._comments: list[tuple[int, bytes]] = []
-        self._function_tables: list[_FunctionTable] = []
+        self._function_tables: list[FunctionTableRec] = []
         self._system_memory_info: bytes | None = None
         self._vm_counters: bytes | None = None
         self._tokens: list[bytes] = []
@@ -324,19 +254,19 @@ class DumpBuilder:
                 stack_start = context[sp_register(self.arch)]
             else:
                 raise ValueError("stack_start is required when the context has no stack pointer")
-        self._threads.append(_Thread(
-            thread_id=_uint("thread_id", thread_id),
+        self._threads.append(ThreadRec(
+            thread_id=uint("thread_id", thread_id),
             context=raw_context,
-            stack_start=_uint("stack_start", stack_start or 0, 64),
+            stack_start=uint("stack_start", stack_start or 0, 64),
             stack=stack,
-            teb=_uint("teb", teb, 64),
-            suspend_count=_uint("suspend_count", suspend_count),
-            priority_class=_uint("priority_class", priority_class),
-            priority=_uint("priority", priority),
+            teb=uint("teb", teb, 64),
+            suspend_count=uint("suspend_count", suspend_count),
+            priority_class=uint("priority_class", priority_class),
+            priority=uint("priority", priority),
             name=name,
-            backing_store=(_uint("backing_store address", backing_store[0], 64),
-                           _uint("backing_store size", backing_store[1]),
-                           _uint("backing_store rva", backing_store[2])),
+            backing_store=(uint("backing_store address", backing_store[0], 64),
+                           uint("backing_store size", backing_store[1]),
+                           uint("backing_store rva", backing_store[2])),
         ))
 
     def add_module(
@@ -391,12 +321,12 @@ class DumpBuilder:
             guid_bytes = guid.bytes_le if isinstance(guid, uuid.UUID) else bytes(guid)
             if len(guid_bytes) != 16:
                 raise ValueError("pdb70 GUID must be 16 bytes")
-            cv_record = (L.CV_PDB70.pack(L.CV_PDB70_SIGNATURE, guid_bytes, _uint("age", age))
+            cv_record = (L.CV_PDB70.pack(L.CV_PDB70_SIGNATURE, guid_bytes, uint("age", age))
                          + name.encode("utf-8") + b"\0")
         elif pdb20 is not None:
             name, signature, age = pdb20
-            cv_record = (L.CV_PDB20.pack(L.CV_PDB20_SIGNATURE, 0, _uint("signature", signature),
-                                         _uint("age", age)) + name.encode("utf-8") + b"\0")
+            cv_record = (L.CV_PDB20.pack(L.CV_PDB20_SIGNATURE, 0, uint("signature", signature),
+                                         uint("age", age)) + name.encode("utf-8") + b"\0")
         if fixed_file_info is not None:
             if len(fixed_file_info) != L.VS_FIXEDFILEINFO.size:
                 raise ValueError("fixed_file_info must be 52 bytes")
@@ -404,17 +334,17 @@ class DumpBuilder:
         elif version is None:
             version_info = bytes(L.VS_FIXEDFILEINFO.size)
         else:
-            file_ms, file_ls = _version_words("version", version)
-            prod_ms, prod_ls = _version_words("product_version", product_version or version)
+            file_ms, file_ls = version_words("version", version)
+            prod_ms, prod_ls = version_words("product_version", product_version or version)
             version_info = L.VS_FIXEDFILEINFO.pack(
                 L.VS_FIXEDFILEINFO_SIGNATURE, 0x00010000, file_ms, file_ls, prod_ms, prod_ls,
-                0x3F, _uint("file_flags", file_flags), _uint("file_os", file_os),
-                _uint("file_type", file_type), _uint("file_subtype", file_subtype), 0, 0,
+                0x3F, uint("file_flags", file_flags), uint("file_os", file_os),
+                uint("file_type", file_type), uint("file_subtype", file_subtype), 0, 0,
             )
-        self._modules.append(_Module(
-            path=path, base=_uint("base", base, 64), size=_uint("size", size),
-            checksum=_uint("checksum", checksum),
-            time_date_stamp=_uint("time_date_stamp", time_date_stamp),
+        self._modules.append(ModuleRec(
+            path=path, base=uint("base", base, 64), size=uint("size", size),
+            checksum=uint("checksum", checksum),
+            time_date_stamp=uint("time_date_stamp", time_date_stamp),
             version_info=version_info, cv_record=cv_record, misc_record=misc,
         ))
 
@@ -430,9 +360,9 @@ class DumpBuilder:
             time_date_stamp: TimeDateStamp.
             checksum: CheckSum.
         """
-        self._unloaded.append((path, _uint("base", base, 64), _uint("size", size),
-                               _uint("checksum", checksum),
-                               _uint("time_date_stamp", time_date_stamp)))
+        self._unloaded.append((path, uint("base", base, 64), uint("size", size),
+                               uint("checksum", checksum),
+                               uint("time_date_stamp", time_date_stamp)))
 
     def add_memory(self, address: int, data: Data) -> None:
         """Capture ``data`` at virtual ``address`` (one memory range).
@@ -442,7 +372,7 @@ class DumpBuilder:
             data: the bytes, or a :class:`Sparse` zero run with patches (written as a
                 file hole).
         """
-        self._memory.append((_uint("address", address, 64), data))
+        self._memory.append((uint("address", address, 64), data))
 
     # ----------------------------------------------------------------------------------
     # exception, misc info, system streams
@@ -481,39 +411,21 @@ class DumpBuilder:
             ValueError: too many parameters, a value that does not fit, or nested
                 records without an address.
         """
-        params = tuple(_uint("parameter", p, 64) for p in parameters)
+        params = tuple(uint("parameter", p, 64) for p in parameters)
         if len(params) > L.EXCEPTION_MAXIMUM_PARAMETERS:
             raise ValueError("at most 15 exception parameters")
-        record = _uint("exception_record", exception_record, 64)
+        record = uint("exception_record", exception_record, 64)
         if nested:
             if nested_address is None:
                 raise ValueError("nested exceptions need nested_address")
             record = nested_address
-            self.add_memory(nested_address, self._nested_chain(nested, nested_address))
-        self._exception = _Exception(
-            thread_id=_uint("thread_id", thread_id), code=_uint("code", code),
-            flags=_uint("flags", flags), record=record, address=_uint("address", address, 64),
+            self.add_memory(nested_address, nested_chain(self.pointer_size, nested, nested_address))
+        self._exception = ExceptionRec(
+            thread_id=uint("thread_id", thread_id), code=uint("code", code),
+            flags=uint("flags", flags), record=record, address=uint("address", address, 64),
             parameters=params,
             context=None if context is None else self._encode_context(context),
         )
-
-    def _nested_chain(self, nested: Sequence[NestedException], at: int) -> bytes:
-        shape = L.EXCEPTION_RECORD64 if self.pointer_size == 8 else L.EXCEPTION_RECORD32
-        bits = 8 * self.pointer_size
-        out = bytearray()
-        for i, rec in enumerate(nested):
-            nxt = at + (i + 1) * shape.size if i + 1 < len(nested) else 0
-            params = tuple(_uint("parameter", p, bits) for p in rec.parameters)
-            if len(params) > L.EXCEPTION_MAXIMUM_PARAMETERS:
-                raise ValueError("at most 15 exception parameters")
-            info = params + (0,) * (L.EXCEPTION_MAXIMUM_PARAMETERS - len(params))
-            if self.pointer_size == 8:
-                out += shape.pack(_uint("code", rec.code), _uint("flags", rec.flags), nxt,
-                                  _uint("address", rec.address, 64), len(params), 0, *info)
-            else:
-                out += shape.pack(_uint("code", rec.code), _uint("flags", rec.flags), nxt,
-                                  _uint("address", rec.address), len(params), *info)
-        return bytes(out)
 
     def set_misc_info(
         self,
@@ -601,10 +513,10 @@ class DumpBuilder:
         size = L.MISC_INFO_SIZES[level]
 
         def u(name: str, value: int | None) -> int:
-            return 0 if value is None else _uint(name, value)
+            return 0 if value is None else uint(name, value)
 
         buf = L.MISC_HEAD.pack(
-            size, _uint("flags1", computed if flags1 is None else flags1),
+            size, uint("flags1", computed if flags1 is None else flags1),
             u("process_id", process_id), u("process_create_time", process_create_time),
             u("process_user_time", process_user_time),
             u("process_kernel_time", process_kernel_time),
@@ -619,36 +531,13 @@ class DumpBuilder:
             u("process_execute_flags", process_execute_flags),
             u("protected_process", protected_process), u("time_zone_id", time_zone_id),
         )
-        buf += self._time_zone(time_zone or TimeZone())
-        buf += _wchar_array("build_string", build_string or "", 260)
-        buf += _wchar_array("dbg_bld_str", dbg_bld_str or "", 40)
-        buf += self._xstate(xstate_data or XStateConfig())
+        buf += time_zone_bytes(time_zone or TimeZone())
+        buf += wchar_array("build_string", build_string or "", 260)
+        buf += wchar_array("dbg_bld_str", dbg_bld_str or "", 40)
+        buf += xstate_bytes(xstate_data or XStateConfig())
         buf += L.U32.pack(u("process_cookie", process_cookie))
         assert len(buf) == L.MISC_INFO_SIZES[5]
         self._misc = buf[:size]
-
-    @staticmethod
-    def _time_zone(tz: TimeZone) -> bytes:
-        return L.TIME_ZONE_INFORMATION.pack(
-            _sint("bias", tz.bias), _wchar_array("standard_name", tz.standard_name, 32),
-            L.SYSTEMTIME.pack(*(_uint("standard_date", v, 16) for v in tz.standard_date)),
-            _sint("standard_bias", tz.standard_bias),
-            _wchar_array("daylight_name", tz.daylight_name, 32),
-            L.SYSTEMTIME.pack(*(_uint("daylight_date", v, 16) for v in tz.daylight_date)),
-            _sint("daylight_bias", tz.daylight_bias),
-        )
-
-    @staticmethod
-    def _xstate(x: XStateConfig) -> bytes:
-        if len(x.features) > L.MAXIMUM_XSTATE_FEATURES:
-            raise ValueError("at most 64 XSTATE features")
-        out = L.XSTATE_CONFIG_HEAD.pack(_uint("size_of_info", x.size_of_info),
-                                        _uint("context_size", x.context_size),
-                                        _uint("enabled_features", x.enabled_features, 64))
-        features = list(x.features) + [(0, 0)] * (L.MAXIMUM_XSTATE_FEATURES - len(x.features))
-        return out + b"".join(L.XSTATE_FEATURE.pack(_uint("feature offset", o),
-                                                    _uint("feature size", s))
-                              for o, s in features)
 
     def add_memory_info(
         self,
@@ -673,12 +562,12 @@ class DumpBuilder:
             type: Type (MEM_PRIVATE by default).
         """
         self._memory_info.append(L.MEMORY_INFO.pack(
-            _uint("base_address", base_address, 64),
-            _uint("allocation_base", base_address if allocation_base is None
+            uint("base_address", base_address, 64),
+            uint("allocation_base", base_address if allocation_base is None
                   else allocation_base, 64),
-            _uint("allocation_protect", allocation_protect), 0,
-            _uint("region_size", region_size, 64), _uint("state", state),
-            _uint("protect", protect), _uint("type", type), 0,
+            uint("allocation_protect", allocation_protect), 0,
+            uint("region_size", region_size, 64), uint("state", state),
+            uint("protect", protect), uint("type", type), 0,
         ))
 
     def add_thread_info(
@@ -697,11 +586,11 @@ class DumpBuilder:
     ) -> None:
         """Add a MINIDUMP_THREAD_INFO (ThreadInfoListStream) entry; times are FILETIMEs."""
         self._thread_info.append(L.THREAD_INFO.pack(
-            _uint("thread_id", thread_id), _uint("dump_flags", dump_flags),
-            _uint("dump_error", dump_error), _uint("exit_status", exit_status),
-            _uint("create_time", create_time, 64), _uint("exit_time", exit_time, 64),
-            _uint("kernel_time", kernel_time, 64), _uint("user_time", user_time, 64),
-            _uint("start_address", start_address, 64), _uint("affinity", affinity, 64),
+            uint("thread_id", thread_id), uint("dump_flags", dump_flags),
+            uint("dump_error", dump_error), uint("exit_status", exit_status),
+            uint("create_time", create_time, 64), uint("exit_time", exit_time, 64),
+            uint("kernel_time", kernel_time, 64), uint("user_time", user_time, 64),
+            uint("start_address", start_address, 64), uint("affinity", affinity, 64),
         ))
 
     def add_handle(
@@ -731,13 +620,13 @@ class DumpBuilder:
         """
         if object_info and self.handle_descriptor_version != 2:
             raise ValueError("object_info needs handle_descriptor_version=2")
-        self._handles.append(_Handle(
-            handle=_uint("handle", handle, 64), type_name=type_name, object_name=object_name,
-            attributes=_uint("attributes", attributes),
-            granted_access=_uint("granted_access", granted_access),
-            handle_count=_uint("handle_count", handle_count),
-            pointer_count=_uint("pointer_count", pointer_count),
-            object_info=tuple((_uint("info_type", t), bytes(d)) for t, d in object_info),
+        self._handles.append(HandleRec(
+            handle=uint("handle", handle, 64), type_name=type_name, object_name=object_name,
+            attributes=uint("attributes", attributes),
+            granted_access=uint("granted_access", granted_access),
+            handle_count=uint("handle_count", handle_count),
+            pointer_count=uint("pointer_count", pointer_count),
+            object_info=tuple((uint("info_type", t), bytes(d)) for t, d in object_info),
         ))
 
     def add_handle_operation(
@@ -760,13 +649,13 @@ class DumpBuilder:
             back_trace: up to 32 return addresses (Depth is their count).
             back_trace_index: BackTraceInformation.Index.
         """
-        trace = tuple(_uint("back_trace", a, 64) for a in back_trace)
+        trace = tuple(uint("back_trace", a, 64) for a in back_trace)
         if len(trace) > L.AVRF_MAX_TRACES:
             raise ValueError("at most 32 back-trace addresses")
         self._handle_ops.append(L.AVRF_HANDLE_OPERATION.pack(
-            _uint("handle", handle, 64), _uint("process_id", process_id),
-            _uint("thread_id", thread_id), _uint("operation_type", operation_type), 0,
-            len(trace), _uint("back_trace_index", back_trace_index),
+            uint("handle", handle, 64), uint("process_id", process_id),
+            uint("thread_id", thread_id), uint("operation_type", operation_type), 0,
+            len(trace), uint("back_trace_index", back_trace_index),
             *trace, *(0,) * (L.AVRF_MAX_TRACES - len(trace)),
         ))
 
@@ -811,11 +700,11 @@ class DumpBuilder:
             shape = L.RUNTIME_FUNCTION_ARM64
         else:
             raise ValueError("function tables are written for amd64 and arm64 only")
-        packed = b"".join(shape.pack(*(_uint("runtime function", v) for v in e))
+        packed = b"".join(shape.pack(*(uint("runtime function", v) for v in e))
                           for e in entries)
-        lo = _uint("minimum_address", minimum_address, 64)
-        hi = _uint("maximum_address", maximum_address, 64)
-        base = _uint("base_address", base_address, 64)
+        lo = uint("minimum_address", minimum_address, 64)
+        hi = uint("maximum_address", maximum_address, 64)
+        base = uint("base_address", base_address, 64)
         if native_descriptor is None:
             native_descriptor = (L.DYNAMIC_FUNCTION_TABLE_AMD64.pack(
                 0, 0, 0, 0, lo, hi, base, 0, 0, 0, 0, len(entries))
@@ -823,7 +712,7 @@ class DumpBuilder:
         if self._function_tables and (len(self._function_tables[0].native_descriptor)
                                       != len(native_descriptor)):
             raise ValueError("all function tables need the same native descriptor size")
-        self._function_tables.append(_FunctionTable(lo, hi, base, bytes(native_descriptor),
+        self._function_tables.append(FunctionTableRec(lo, hi, base, bytes(native_descriptor),
                                                     packed, len(entries)))
 
     def set_system_memory_info(self, **fields: int) -> None:
@@ -848,7 +737,7 @@ class DumpBuilder:
         packed: list[int] = []
         for (_, code), name in zip(L.SYSTEM_MEMORY_INFO_1_FIELDS, names, strict=True):
             v = values.get(name, 0)
-            packed.append(_sint(name, v, 64) if code == "q" else _uint(name, v, bits[code]))
+            packed.append(sint(name, v, 64) if code == "q" else uint(name, v, bits[code]))
         self._system_memory_info = L.SYSTEM_MEMORY_INFO_1.pack(*packed)
 
     def set_process_vm_counters(self, *, flags: int | None = None, **fields: int) -> None:
@@ -873,7 +762,7 @@ class DumpBuilder:
         unknown = set(fields) - set(names)
         if unknown:
             raise ValueError(f"unknown process VM counters for revision {rev}: {sorted(unknown)}")
-        vals = [_uint(n, fields.get(n, 0), 32 if n == "page_fault_count" else 64) for n in names]
+        vals = [uint(n, fields.get(n, 0), 32 if n == "page_fault_count" else 64) for n in names]
         if rev == 1:
             self._vm_counters = L.VM_COUNTERS_1.pack(1, *vals)
             return
@@ -887,7 +776,7 @@ class DumpBuilder:
                 flags |= L.VM_COUNTERS_FLAG_EX2
             if any(n.startswith("job_") for n in fields):
                 flags |= L.VM_COUNTERS_FLAG_JOB
-        self._vm_counters = L.VM_COUNTERS_2.pack(2, _uint("flags", flags, 16), *vals)
+        self._vm_counters = L.VM_COUNTERS_2.pack(2, uint("flags", flags, 16), *vals)
 
     def add_token(self, token_id: int, token_handle: int, data: bytes = b"") -> None:
         """Add a MINIDUMP_TOKEN_INFO_HEADER entry (TokenStream) followed by ``data``.
@@ -898,8 +787,8 @@ class DumpBuilder:
             data: the token information bytes after the header.
         """
         self._tokens.append(L.TOKEN_INFO_HEADER.pack(
-            _uint("token size", L.TOKEN_INFO_HEADER.size + len(data)),
-            _uint("token_id", token_id), _uint("token_handle", token_handle, 64)) + data)
+            uint("token size", L.TOKEN_INFO_HEADER.size + len(data)),
+            uint("token_id", token_id), uint("token_handle", token_handle, 64)) + data)
 
     def add_raw_stream(self, stream_type: int, data: Data) -> None:
         """Add a stream written verbatim (vendor streams such as 0xFFF0, 0x47670001).
@@ -908,7 +797,7 @@ class DumpBuilder:
             stream_type: the directory entry's StreamType.
             data: its contents.
         """
-        self._raw.append((_uint("stream_type", stream_type), data))
+        self._raw.append((uint("stream_type", stream_type), data))
 
     # ----------------------------------------------------------------------------------
     # layout
