@@ -31,6 +31,7 @@ from dumplib.symbols.path import (
     pdb_key,
     safe_join,
     safe_name,
+    symbol_path_from_environment,
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "external"
@@ -458,3 +459,10 @@ def test_silent_server_times_out(tmp_path: Path) -> None:
     assert "timed out" in first.attempts[0].detail
     assert second.attempts[0].outcome is Outcome.ERROR
     assert "unreachable" in second.attempts[0].detail
+
+
+def test_symbol_path_from_environment() -> None:
+    env = {"_NT_SYMBOL_PATH": "srv*c:\\sym*https://x.invalid/s", "_NT_ALT_SYMBOL_PATH": "d:\\alt"}
+    assert symbol_path_from_environment(env) == ["d:\\alt", "srv*c:\\sym*https://x.invalid/s"]
+    assert symbol_path_from_environment({"_NT_SYMBOL_PATH": "  "}) == []
+    assert symbol_path_from_environment({}) == []

@@ -32,6 +32,7 @@ from dumplib.symbols.path import (
     SymbolPathEntry,
     parse_symbol_path,
     safe_name,
+    symbol_path_from_environment,
 )
 from dumplib.symbols.resolver import (
     ExportSymbolizer,
@@ -65,4 +66,5 @@ __all__ = [
     "identify_file",
     "parse_symbol_path",
     "safe_name",
+    "symbol_path_from_environment",
 ]

@@ -38,7 +38,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dumplib.symbols.errors import SOURCE_FAULTS, SymbolError, describe_fault
@@ -55,6 +55,7 @@ __all__ = [
     "pdb_key",
     "safe_join",
     "safe_name",
+    "symbol_path_from_environment",
 ]
 
 #: Default limit on one downloaded file (2 GiB: the largest PDBs are around 1 GiB).
@@ -192,6 +193,24 @@ def parse_symbol_path(entries: Iterable[str | os.PathLike[str]]) -> list[SymbolP
                 continue
             result.append(_plain(element))
     return result
+
+
+def symbol_path_from_environment(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Return the symbol path WinDbg would use from the environment.
+
+    ``_NT_ALT_SYMBOL_PATH`` is searched before ``_NT_SYMBOL_PATH``, as the
+    debuggers do. dumplib never reads these on its own: pass the result as
+    ``symbols=`` to opt in.
+
+    Args:
+        environ: the environment; ``os.environ`` when None.
+
+    Returns:
+        The non-empty variables' values, in search order.
+    """
+    env = os.environ if environ is None else environ
+    names = ("_NT_ALT_SYMBOL_PATH", "_NT_SYMBOL_PATH")
+    return [env[name] for name in names if env.get(name, "").strip()]
 
 
 def _plain(path: str) -> SymbolPathEntry:
