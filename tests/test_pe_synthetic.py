@@ -364,27 +364,57 @@ def test_every_unwind_op_as_built() -> None:
     ]
 
 
-def test_version2_epilog_codes_are_tolerated() -> None:
-    # A version-2 info: an EPILOG header (size 5, "at end" flag), one more epilog
-    # 0x123 bytes before the end, then a PUSH_NONVOL rbp prolog.
-    blob = unwind_blob(
-        [slot(5, 6, 1), slot(0x23, 6, 1), slot(1, 0, 5)], version=2, prolog=1
-    )
-    img = build_unwind_image({"v2": blob}, [(TEXT, TEXT + 0x200, "v2")])
+# Version-2 unwind infos as LLVM's assembler writes them, with what llvm-readobj
+# prints for them (llvm/test/MC/COFF/seh-unwindv2.s): each function is
+# "sub rsp, 40" (ALLOC_SMALL 40 at prolog offset 4) plus epilog codes.
+LLVM_V2 = {
+    # "EPILOG atend=yes, length=0x1", "EPILOG padding"
+    "single_epilog_atend": ([slot(1, 6, 1), slot(0, 6, 0)], 1, (1,)),
+    # "EPILOG atend=no, length=0x1", "EPILOG offset=0x2"
+    "single_epilog_notatend": ([slot(1, 6, 0), slot(2, 6, 0)], 1, (2,)),
+    # "EPILOG atend=no, length=0x1", "offset=0x5", "offset=0xF", "EPILOG padding"
+    "multiple_epilogs": ([slot(1, 6, 0), slot(5, 6, 0), slot(0x0F, 6, 0), slot(0, 6, 0)], 1,
+                         (5, 0xF)),
+    # "EPILOG atend=yes, length=0x1", "EPILOG offset=0xB"
+    "mismatched_terminators": ([slot(1, 6, 1), slot(0x0B, 6, 0)], 1, (1, 0xB)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LLVM_V2))
+def test_version2_epilog_codes_as_llvm_writes_them(name: str) -> None:
+    epilogs, size, offsets = LLVM_V2[name]
+    blob = unwind_blob([*epilogs, slot(4, 2, 4)], version=2, prolog=4)
+    img = build_unwind_image({"v2": blob}, [(TEXT, TEXT + 0x40, "v2")])
     pe = PeImage.from_file(img.data)
     rf = pe.function_for(TEXT)
     assert rf is not None
     info = pe.unwind_info(rf)
     assert info is not None and info.version == 2
-    assert [(c.op, c.operand) for c in info.codes] == [
-        (UnwindOp.EPILOG, 5), (UnwindOp.EPILOG, 0x123), (UnwindOp.PUSH_NONVOL, None)
+    assert [c.op for c in info.codes] == [UnwindOp.EPILOG] * len(epilogs) + [
+        UnwindOp.ALLOC_SMALL
     ]
-    assert info.epilog_size == 5
-    assert [c.op for c in info.prolog_codes] == [UnwindOp.PUSH_NONVOL]
-    assert info.stack_size == 8
-    # pefile agrees on the slot accounting (it would misread the push otherwise)
+    assert all(c.slots == 1 for c in info.codes)
+    assert info.epilog_size == size
+    assert info.epilog_offsets == offsets
+    assert [(c.op, c.operand) for c in info.prolog_codes] == [(UnwindOp.ALLOC_SMALL, 40)]
+    assert info.stack_size == 40
+    # pefile groups the epilog slots differently but finds the same prolog code after them
     u = pefile.PE(data=img.data).DIRECTORY_ENTRY_EXCEPTION[0].unwindinfo
-    assert [c.struct.UnwindOp for c in u.UnwindCodes] == [6, 6, 0]
+    last = u.UnwindCodes[-1].struct
+    assert (last.CodeOffset, last.UnwindOp) == (4, 2)
+
+
+def test_large_epilog_offsets_use_op_info_as_high_bits() -> None:
+    # an epilog 0x123 bytes before the end: offset byte 0x23, op info 1
+    blob = unwind_blob([slot(5, 6, 0), slot(0x23, 6, 1), slot(1, 0, 5)], version=2, prolog=1)
+    img = build_unwind_image({"v2": blob}, [(TEXT, TEXT + 0x200, "v2")])
+    pe = PeImage.from_file(img.data)
+    rf = pe.function_for(TEXT)
+    assert rf is not None
+    info = pe.unwind_info(rf)
+    assert info is not None
+    assert info.epilog_size == 5 and info.epilog_offsets == (0x123,)
+    assert [c.op for c in info.prolog_codes] == [UnwindOp.PUSH_NONVOL]
 
 
 def test_chained_and_indirect_runtime_functions() -> None:

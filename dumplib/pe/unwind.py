@@ -121,8 +121,12 @@ class UnwindCode:
     SAVE_NONVOL(_FAR)       op_info = register; operand = offset from the frame base
     SAVE_XMM128(_FAR)       op_info = XMM register; operand = offset from the frame base
     PUSH_MACHFRAME          op_info = 1 when an error code was pushed; operand None
-    EPILOG (version 2)      offset_in_prolog/op_info raw; operand = epilog offset from
-                            the function's end (the first code: epilog size)
+    EPILOG (version 2)      first code: offset_in_prolog = epilog size, op_info bit 0 =
+                            the last epilog ends the function; operand = that
+                            epilog's offset from the end (the size) or None.
+                            Later codes: operand = an epilog's offset from the
+                            function's end (op_info << 8 | offset_in_prolog);
+                            0 is padding
     SPARE_CODE / v1 6       operand = the raw value of the extra slots
     ======================  ==========================================================
 
@@ -204,6 +208,19 @@ class UnwindInfo:
             if code.op is UnwindOp.EPILOG and self.version >= 2:
                 return code.offset_in_prolog
         return None
+
+    @property
+    def epilog_offsets(self) -> tuple[int, ...]:
+        """Where version-2 epilogs start, as offsets back from the function's end.
+
+        Each epilog is :attr:`epilog_size` bytes long; padding codes are left out.
+        """
+        if self.version < 2:
+            return ()
+        return tuple(
+            c.operand for c in self.codes
+            if c.op is UnwindOp.EPILOG and c.operand
+        )
 
     @property
     def stack_size(self) -> int:
@@ -359,9 +376,9 @@ def parse_unwind_info(image: ImageBytes, rva: int) -> UnwindInfo:
                 )
             n = 2 if info == 0 else 3
         elif op == UnwindOp.EPILOG and version >= 2:
-            # the first EPILOG code holds the size; unless its "at end" flag is set a second
-            # slot holds the offset (this is pefile's reading of the undocumented format)
-            n = 2 if first_epilog and not info & 1 else 1
+            # one slot each, as LLVM writes them and llvm-readobj reads them: a header
+            # (size, "at end" flag), then one code per epilog, padded to an even count
+            n = 1
         else:
             n = _SLOTS[op]
         if i + n > count:
@@ -389,7 +406,7 @@ def parse_unwind_info(image: ImageBytes, rva: int) -> UnwindInfo:
             operand = U32.unpack_from(body, 2 * i + 2)[0]
         elif op == UnwindOp.EPILOG and version >= 2:
             if first_epilog:
-                operand = offset if info & 1 else body[2 * i + 2] | ((body[2 * i + 3] >> 4) << 8)
+                operand = offset if info & 1 else None
                 first_epilog = False
             else:
                 operand = offset | (info << 8)
