@@ -83,7 +83,9 @@ class DumpBuilder:
         implementation_version: high word of the header's Version.
         stack_rva_mode: ``"data"`` (thread stack descriptors point at the stack
             bytes, as dbghelp does) or ``"wine"`` (Rva 0 with DataSize set, as wine
-            writes full-memory dumps; readers must find the stack by address).
+            writes full-memory dumps; readers must find the stack by address). Stack
+            bytes placed beyond 4 GiB of file get Rva 0 in either mode, since a 32-bit
+            RVA cannot reach them.
         thread_list: write a ThreadListStream.
         thread_ex_list: write a ThreadExListStream (with BackingStore descriptors).
         handle_descriptor_version: 1 (MINIDUMP_HANDLE_DESCRIPTOR, 32 bytes) or 2
