@@ -704,3 +704,18 @@ def test_memory_reader_short_answer_is_an_error() -> None:
 
     with pytest.raises(PeError, match="returned"):
         PeImage.from_memory(read, 0x10000, 0x3000)
+
+
+def test_a_corrupt_directory_fails_the_same_way_every_time() -> None:
+    blob, size = export_section(RDATA, "x.dll", 1, [(1, "A", TEXT)])
+    bad = bytearray(blob)
+    struct.pack_into("<I", bad, 0x14, 0x7FFFFFFF)  # NumberOfFunctions
+    pe = PeImage.from_file(build_pe(Spec([Sec(b".text", TEXT, b"\xc3" * 16, 0x60000020),
+                                          Sec(b".rdata", RDATA, bytes(bad))],
+                                         {0: (RDATA, size)})))
+    with pytest.raises(PeError) as first:
+        _ = pe.exports
+    with pytest.raises(PeError) as second:
+        _ = pe.exports
+    assert second.value is first.value  # parsed once, the error kept
+    assert pe.codeview is None  # other accessors are unaffected

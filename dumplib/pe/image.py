@@ -361,13 +361,20 @@ class PeImage:
     # -- lazily parsed directories --------------------------------------------------------
 
     def _lazy(self, key: str, what: str, parse: Callable[[], _T], default: _T) -> _T:
+        """Parse once: the value, the default for absent memory, or the PeError, cached."""
         if key in self._cache:
-            return self._cache[key]  # type: ignore[return-value]
+            cached = self._cache[key]
+            if isinstance(cached, PeError):
+                raise cached
+            return cached  # type: ignore[return-value]
         try:
             value = parse()
         except MemoryNotInDump as exc:
             self.warnings.append(f"{what} not in dump: {exc}")
             value = default
+        except PeError as exc:
+            self._cache[key] = exc
+            raise
         self._cache[key] = value
         return value
 
