@@ -31,7 +31,7 @@ SystemInfo, MiscInfo 1-5, MemoryInfoList, ThreadInfoList, HandleData
 (descriptor v1/v2 with object information), HandleOperationList,
 CommentStreamA/W, FunctionTable, SystemMemoryInfo, ProcessVmCounters (v1/v2),
 Token, and raw streams of any type. CPU contexts: AMD64, x86, ARM64 (see
-:mod:`dumplib.builder._context` for register names and default ContextFlags).
+``REGISTERS[arch]`` for register names and offsets, ``DEFAULT_CONTEXT_FLAGS``).
 
 :func:`build_large_dump` makes multi-GB sparse full-memory dumps in seconds
 and reports where it put every thread, stack and planted pattern.

@@ -235,7 +235,7 @@ class DumpBuilder:
         Args:
             thread_id: ThreadId.
             context: register values by lower-case name (see
-                :mod:`dumplib.builder._context`), or a raw CONTEXT record as bytes.
+                ``dumplib.builder.REGISTERS[arch]``), or a raw CONTEXT record as bytes.
             stack: the captured stack memory; it becomes a memory range too.
             stack_start: lowest address of ``stack`` (StartOfMemoryRange); defaults to
                 the context's stack pointer.
