@@ -460,3 +460,22 @@ def test_inline_records_after_line_records() -> None:
     assert outer is not None and outer.line == 2 and outer.inlines == ()
     assert [r.line for r in sym.line_records()] == [1, 2]
     assert len(sym.function_inlines(sym.functions[0])) == 1
+
+
+@pytest.mark.parametrize("path", [CRASH, CWE], ids=lambda p: p.name)
+def test_public_lookups_agree_with_symbolic(
+    path: Path, parsed: dict[Path, BreakpadSymbols]
+) -> None:
+    sym = parsed[path]
+    cache = _symcache(path)
+    checked = 0
+    for public in sym.publics:
+        ours = sym.lookup(public.address)
+        assert ours is not None
+        if ours.size is not None:
+            continue  # inside a FUNC: the FUNC wins (see test_function_lookups_...)
+        theirs = cache.lookup(public.address)  # type: ignore[attr-defined]
+        assert theirs and theirs[-1].sym_addr == public.address
+        assert ours.function == theirs[-1].symbol == public.name
+        checked += 1
+    assert checked == _count(path, "PUBLIC ")  # every PUBLIC here lies outside the FUNCs
