@@ -15,7 +15,7 @@ import bisect
 import mmap
 import os
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -70,6 +70,29 @@ def _find_in_file(
                 out.append(va_start + pos - file_start)
                 pos = mm.find(pattern, pos + 1, file_end)
     return out
+
+
+def _typed_reader(layout: struct.Struct, doc: str) -> Callable[[Memory, int], int]:
+    """Make a ``read_*`` method for one integer layout.
+
+    The hot path is one bisection and one ``unpack_from`` on the mapped file,
+    with no intermediate bytes object; reads that cross ranges, or sources
+    without a buffer, take the general path.
+    """
+    unpack_from = layout.unpack_from
+    size = layout.size
+    bisect_right = bisect.bisect_right
+
+    def read(self: Memory, address: int) -> int:
+        starts = self._starts
+        i = bisect_right(starts, address) - 1
+        if i >= 0 and address + size <= self._ends[i] and self._buf is not None:
+            value: int = unpack_from(self._buf, self._offs[i] + address - starts[i])[0]
+            return value
+        return self._unpack_slow(layout, address)
+
+    read.__doc__ = doc
+    return read
 
 
 class Memory:
@@ -264,41 +287,20 @@ class Memory:
             cur += take
         return b"".join(out)
 
-    def _unpack(self, layout: struct.Struct, address: int) -> int:
-        off = self._locate(address, layout.size)
-        if off >= 0 and self._buf is not None:
-            value: int = layout.unpack_from(self._buf, off)[0]
-            return value
-        value = layout.unpack(self.read(address, layout.size))[0]
+    def _unpack_slow(self, layout: struct.Struct, address: int) -> int:
+        value: int = layout.unpack(self.read(address, layout.size))[0]
         return value
 
-    def read_u8(self, address: int) -> int:
-        """Read an unsigned byte. Raises MemoryNotInDump when absent."""
-        return self._unpack(_U8, address)
-
-    def read_u16(self, address: int) -> int:
-        """Read a little-endian unsigned 16-bit integer."""
-        return self._unpack(_U16, address)
-
-    def read_u32(self, address: int) -> int:
-        """Read a little-endian unsigned 32-bit integer."""
-        return self._unpack(_U32, address)
-
-    def read_u64(self, address: int) -> int:
-        """Read a little-endian unsigned 64-bit integer."""
-        return self._unpack(_U64, address)
-
-    def read_i32(self, address: int) -> int:
-        """Read a little-endian signed 32-bit integer."""
-        return self._unpack(_I32, address)
-
-    def read_i64(self, address: int) -> int:
-        """Read a little-endian signed 64-bit integer."""
-        return self._unpack(_I64, address)
+    read_u8 = _typed_reader(_U8, "Read an unsigned byte. Raises MemoryNotInDump when absent.")
+    read_u16 = _typed_reader(_U16, "Read a little-endian unsigned 16-bit integer.")
+    read_u32 = _typed_reader(_U32, "Read a little-endian unsigned 32-bit integer.")
+    read_u64 = _typed_reader(_U64, "Read a little-endian unsigned 64-bit integer.")
+    read_i32 = _typed_reader(_I32, "Read a little-endian signed 32-bit integer.")
+    read_i64 = _typed_reader(_I64, "Read a little-endian signed 64-bit integer.")
 
     def read_pointer(self, address: int) -> int:
         """Read a pointer of the dump's width (8 bytes on 64-bit, 4 on 32-bit)."""
-        return self._unpack(_U64 if self.pointer_size == 8 else _U32, address)
+        return self.read_u64(address) if self.pointer_size == 8 else self.read_u32(address)
 
     def read_cstring(self, address: int, limit: int = 4096, *, wide: bool = False) -> str:
         """Read a NUL-terminated string (UTF-16LE when ``wide``) of at most ``limit`` bytes."""
