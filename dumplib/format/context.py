@@ -139,6 +139,7 @@ _X86_SPEC: list[tuple[str, str]] = [
     ("seg_ss", "I"),
 ]
 _X86, _X86_NAMES = _layout(_X86_SPEC)
+_X86_EXT: Final = 204  # ExtendedRegisters[512]
 
 _ARM64_HEAD = struct.Struct("<II33Q")
 _ARM64_HEAD_NAMES = (
@@ -275,7 +276,13 @@ def parse_context(arch: Arch, data: bytes | memoryview, *, offset: int | None = 
                 offset=offset,
             )
         regs = dict(zip(_X86_NAMES, _X86.unpack_from(data, 0), strict=False))
-        keep = X86_CONTEXT_SIZE if size >= X86_CONTEXT_SIZE else X86_CONTEXT_SIZE_NO_EXT
+        keep = X86_CONTEXT_SIZE_NO_EXT
+        if size >= X86_CONTEXT_SIZE:
+            # ExtendedRegisters is an FXSAVE area: MXCSR at +24, XMM0-7 from +160.
+            keep = X86_CONTEXT_SIZE
+            regs["mx_csr"] = int.from_bytes(data[_X86_EXT + 24 : _X86_EXT + 28], "little")
+            for i, v in enumerate(_u128s(data, _X86_EXT + 160, 8)):
+                regs[f"xmm{i}"] = v
         return Context(arch, regs, bytes(data[:keep]))
     if arch is Arch.ARM64:
         if size < ARM64_CONTEXT_SIZE:
