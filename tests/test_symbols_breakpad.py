@@ -21,11 +21,11 @@ from dumplib.symbols.breakpad import (
     BreakpadSymbolizer,
     BreakpadSymbols,
     StackWinType,
-    _RangeIndex,
     is_breakpad,
     parse_cfi_rules,
     read_module_record,
 )
+from dumplib.symbols.breakpad_records import RangeIndex
 from dumplib.symbols.errors import SymbolError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "external"
@@ -395,7 +395,7 @@ def test_unsorted_functions_are_sorted() -> None:
     st.lists(st.integers(0, 270), max_size=30),
 )
 def test_range_index_is_innermost(ranges: list[tuple[int, int]], probes: list[int]) -> None:
-    index = _RangeIndex(ranges)
+    index = RangeIndex(ranges)
     for probe in probes:
         holding = [i for i, (a, s) in enumerate(ranges) if a <= probe < a + s]
         found = index.find(probe)
