@@ -115,3 +115,60 @@ def test_any_bytes_open_or_dump_error(data: bytes) -> None:
     d = open_or_error(b"MDMP\x93\xa7\x00\x00" + data)
     if d is not None:
         exercise(d)
+
+
+def _rich_built_dump() -> bytes:
+    """A builder-made dump with every stream type, for corruption tests."""
+    from dumplib.builder import DumpBuilder, NestedException
+
+    b = DumpBuilder("amd64", thread_ex_list=True)
+    b.add_thread(1, context={"rip": 0x401000, "rsp": 0x9000}, stack=b"s" * 64,
+                 stack_start=0x9000, name="main")
+    b.add_module("C:\\a\\app.exe", base=0x400000, size=0x10000, version=(1, 2, 3, 4))
+    b.add_unloaded_module("C:\\a\\old.dll", base=0x500000, size=0x1000)
+    b.add_memory_info(0x9000, 0x1000)
+    b.add_thread_info(1, start_address=0x401000)
+    b.add_handle(4, type_name="File", object_name="\\Device\\Afd", object_info=[(1, b"xx")])
+    b.add_handle_operation(4, back_trace=[1, 2, 3])
+    b.add_comment("procdump -ma 1")
+    b.add_comment("ansi", wide=False)
+    b.add_function_table(0x400000, 0x401000, 0x400000, entries=[(0x10, 0x20, 0x30)])
+    b.set_system_memory_info(basic_info_page_size=4096)
+    b.set_process_vm_counters(page_fault_count=1)
+    b.add_token(1, 2, b"tok")
+    b.add_raw_stream(0xFFF0, b"wine")
+    b.set_misc_info(level=5, process_id=42)
+    b.set_exception(1, 0xC0000005, 0x401000, parameters=(1, 0),
+                    nested=[NestedException(0xC0000005, 1)], nested_address=0x9100)
+    return b.to_bytes()
+
+
+_BUILT = _rich_built_dump()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    flips=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=len(_BUILT) - 1), st.integers(0, 255)),
+        min_size=1,
+        max_size=8,
+    ),
+    cut=st.integers(min_value=0, max_value=len(_BUILT)),
+)
+def test_corrupted_built_dumps_raise_only_dump_errors(
+    flips: list[tuple[int, int]], cut: int
+) -> None:
+    data = bytearray(_BUILT)
+    for pos, value in flips:
+        data[pos] = value
+    d = open_or_error(bytes(data[:cut]) if cut > 32 else bytes(data))
+    if d is not None:
+        exercise(d)
+
+
+def test_rich_built_dump_is_clean() -> None:
+    d = dumplib.open(_BUILT)
+    assert d.check() == [] and d.warnings == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exercise(d)
