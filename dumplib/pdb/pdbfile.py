@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from dumplib.pdb._errors import PdbError, stream_label
+from dumplib.pdb.itanium import demangle, is_itanium
 from dumplib.pdb.lines import HIDDEN_LINES, LineRecord, parse_c13_lines
 from dumplib.pdb.msf import MsfFile, PdbSource
 from dumplib.pdb.streams import (
@@ -286,8 +287,13 @@ class PdbFile:
             for pub in self.publics:
                 at_rva.setdefault(pub.rva, []).append(pub.decorated_name)
             funcs = []
-            for rva, size, name, module, is_global, kind, typind in self._raw_procs:
-                sig = _signature(name, at_rva.get(rva, ()), is_x86)
+            for rva, size, raw_name, module, is_global, kind, typind in self._raw_procs:
+                if is_itanium(raw_name):  # lld keeps GCC/clang linkage names in S_GPROC32
+                    name = demangle(raw_name)
+                    sig = demangle(raw_name, params=True)
+                else:
+                    name = raw_name
+                    sig = _signature(name, at_rva.get(rva, ()), is_x86)
                 funcs.append(Function(rva, size, name, module, is_global, kind, typind, sig))
             # Folded (ICF) functions share an address; the name sorting first wins
             # lookups, as in breakpad's dump_syms and symbolic.
@@ -487,7 +493,11 @@ def _signature(name: str, decorated: Sequence[str], is_x86: bool) -> str:
     ``__SEH_prolog4``) loses the C decoration, as it does for publics.
     """
     for linker_name in decorated:
-        if linker_name.startswith("?"):
+        if is_itanium(linker_name.removeprefix("_") if is_x86 else linker_name):
+            mangled = linker_name.removeprefix("_") if is_x86 else linker_name
+            if demangle(mangled) == name:
+                return demangle(mangled, params=True)
+        elif linker_name.startswith("?"):
             full = undecorate(linker_name, params=True)
             if full.startswith(name + "("):
                 return full

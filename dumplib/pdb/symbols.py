@@ -100,14 +100,16 @@ class Function:
         rva: start address relative to the image base.
         size: code size in bytes.
         name: the name as the PDB gives it: undecorated and qualified
-            (``ThreadpoolMgr::CompletionPortThreadStart``).
+            (``ThreadpoolMgr::CompletionPortThreadStart``); an Itanium-mangled
+            name (lld-linked MinGW code) is demangled without its parameters.
         module: index of the module (compiland) that defines it.
         is_global: an S_GPROC32 (external linkage) rather than S_LPROC32.
         kind: ``"proc"`` or ``"thunk"``.
         type_index: the procedure's type index in the TPI/IPI stream (0 for thunks).
         signature: the name with its parameter list, breakpad style
             (``ns::f(int,char const *)``), when a decorated C++ public at the same
-            address gives one; otherwise equal to ``name``.
+            address gives one (``c++filt`` style for Itanium names); otherwise
+            equal to ``name``.
     """
 
     rva: int

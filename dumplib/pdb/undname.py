@@ -15,7 +15,9 @@ for ordinary code:
   enums, pointers and references with const/volatile, ``__ptr64``, arrays,
   function and member-function pointers, type back-references, varargs;
 * plain C names of x86 images with ``x86=True``: ``_name``, ``_name@8``
-  (stdcall) and ``@name@8`` (fastcall) become ``name``.
+  (stdcall) and ``@name@8`` (fastcall) become ``name``;
+* Itanium-mangled names (``_Z...``, from MinGW's GCC or clang) are passed to
+  :func:`dumplib.pdb.itanium.demangle` and come out as ``c++filt`` prints them.
 
 Not handled (the decorated name is returned unchanged): managed/C++-CLI
 names (``$$F``, ``$$J``), vtordisp/vcall thunk encodings, ``??__E``-style
@@ -26,6 +28,8 @@ specifiers and the const-ness of member functions are never printed.
 """
 
 from __future__ import annotations
+
+from dumplib.pdb.itanium import demangle, is_itanium
 
 __all__ = ["split_c_decoration", "undecorate"]
 
@@ -654,9 +658,11 @@ def undecorate(name: str, *, params: bool = False, x86: bool = False) -> str:
     if body.startswith("__imp_"):
         prefix, body = "__imp_", body[6:]
     if not body.startswith("?") or body.startswith("??@"):
-        if x86 and not prefix:
-            return split_c_decoration(name)[0]
-        return name
+        if x86:
+            body = split_c_decoration(body)[0]
+        if is_itanium(body):  # GCC/clang (MinGW) names
+            return prefix + demangle(body, params=params)
+        return prefix + body if x86 else name
     parser = _Parser(body, 1)
     try:
         text = parser.symbol(params=params)
