@@ -317,8 +317,13 @@ def test_crash_stack(fx: Fixture, unpacked: dict[str, Path]) -> None:
 @pytest.mark.parametrize("fx", [f for f in FIXTURES if f.truth["other_threads"]], ids=_id)
 def test_other_threads_innermost_program_function(fx: Fixture, unpacked: dict[str, Path]) -> None:
     roles = fx.threads_by_role()
+    quirk = fx.truth.get("wine_writer_thread_quirk")
     with dumplib.open(_path(fx, unpacked)) as dump:
         for role, function in fx.truth["other_threads"].items():
+            if quirk and role == quirk["writer_role"]:
+                # wine replaced this thread's context with the exception's:
+                # where it really was is not in the dump (see truth.json).
+                continue
             thread = dump.threads.get(roles[role])
             stack = _later(dump, "stack")(thread, symbols=_symbols(fx))
             functions = _program_functions(fx, stack.frames)
