@@ -31,6 +31,7 @@ from dumplib.pe.structs import (
     OPTIONAL_HEADER32,
     OPTIONAL_HEADER64,
     SECTION_HEADER,
+    U16,
     U32,
     DirectoryEntry,
     Machine,
@@ -90,7 +91,7 @@ def _parse_headers(image: ImageBytes) -> tuple[PeHeaders, tuple[DataDirectory, .
             f"SizeOfOptionalHeader {opt_size} leaves no optional header",
             "IMAGE_OPTIONAL_HEADER", opt_at,
         )
-    magic = U32.unpack_from(bytes(image.read(opt_at, 2, "IMAGE_OPTIONAL_HEADER")) + b"\0\0")[0]
+    magic = U16.unpack_from(image.read(opt_at, 2, "IMAGE_OPTIONAL_HEADER"))[0]
     if magic == 0x10B:
         layout = OPTIONAL_HEADER32
     elif magic == 0x20B:
