@@ -9,14 +9,157 @@ import the higher ones.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from dumplib.model.dump import DumpFile
+from dumplib.model.objects import Thread
 from dumplib.source import Source, SourceLike
 
+if TYPE_CHECKING:
+    from dumplib.unwind.disasm import FaultExplanation, Instruction
+    from dumplib.unwind.frames import Stack
+    from dumplib.unwind.walker import StackWalker
+
 __all__ = ["Dump", "open"]
+
+#: Frames walked per thread by default (see dumplib.unwind.walker.DEFAULT_MAX_FRAMES).
+_DEFAULT_MAX_FRAMES = 100_000
+
+SymbolsArg = Sequence["str | os.PathLike[str]"] | None
 
 
 class Dump(DumpFile):
     """An opened minidump. See :class:`~dumplib.model.dump.DumpFile` for the stream API."""
+
+    # -- stacks (dumplib.unwind, imported on first use) ------------------------------
+
+    def stack_walker(self, symbols: SymbolsArg = None) -> StackWalker:
+        """The stack walker for ``symbols`` (one per distinct value, kept for the dump's life).
+
+        It caches each module's image, unwind table and symbols, so walking
+        more threads with the same ``symbols`` parses nothing twice.
+
+        Raises:
+            SymbolError: a ``symbols=`` entry cannot be parsed.
+        """
+        from dumplib.unwind.walker import StackWalker
+
+        key = tuple(os.fspath(s) for s in symbols or ())
+        walkers: dict[tuple[str, ...], StackWalker] = self.__dict__.setdefault("_walkers", {})
+        walker = walkers.get(key)
+        if walker is None:
+            walker = walkers[key] = StackWalker(self, list(key))
+        return walker
+
+    def stack(
+        self,
+        thread: Thread | int,
+        symbols: SymbolsArg = None,
+        *,
+        max_frames: int = _DEFAULT_MAX_FRAMES,
+        from_exception: bool = True,
+    ) -> Stack:
+        """Walk one thread's stack.
+
+        Args:
+            thread: a :class:`Thread` of this dump or a thread id.
+            symbols: directories, files or symbol-path strings with images,
+                PDBs and breakpad ``.sym`` files (images inside the dump are used
+                first; names fall back to exports).
+            max_frames: most frames to return (the walk also ends when the stack does).
+            from_exception: start the faulting thread from the exception's context
+                (the state at the fault) rather than the thread list's.
+
+        Returns:
+            The frames innermost first, each with its trust, and why the walk ended.
+
+        Raises:
+            KeyError: no thread has that id.
+            SymbolError: a ``symbols=`` entry cannot be parsed.
+        """
+        if isinstance(thread, int):
+            found = self.threads.get(thread)
+            if found is None:
+                raise KeyError(f"no thread with id {thread} (0x{thread:x}) in the dump")
+            thread = found
+        walker = self.stack_walker(symbols)
+        return walker.walk(thread, max_frames=max_frames, from_exception=from_exception)
+
+    def stacks(
+        self, symbols: SymbolsArg = None, *, max_frames: int = _DEFAULT_MAX_FRAMES
+    ) -> list[Stack]:
+        """Walk every thread's stack, in thread-list order (see :meth:`stack`)."""
+        walker = self.stack_walker(symbols)
+        return [walker.walk(t, max_frames=max_frames) for t in self.threads]
+
+    def disassemble(
+        self, address: int | None = None, count: int = 10, *, symbols: SymbolsArg = None
+    ) -> list[Instruction]:
+        """Disassemble ``count`` instructions from ``address`` (capstone).
+
+        Code bytes come from the dump's memory, else from the module's image
+        found through ``symbols``.
+
+        Args:
+            address: where to start; by default the exception's faulting ip.
+            count: how many instructions.
+            symbols: where to find images when the dump lacks the code bytes.
+
+        Returns:
+            The instructions (fewer when the bytes run out or stop decoding).
+
+        Raises:
+            ValueError: no address was given and the dump has no exception.
+        """
+        from dumplib.unwind.disasm import disassemble
+
+        if address is None:
+            exc = self.exception
+            if exc is None:
+                raise ValueError("no address given and the dump has no exception")
+            ctx = exc.context
+            address = ctx.ip if ctx is not None else exc.address
+        walker = self.stack_walker(symbols)
+        code = walker.code(address, 16 * count) or _prefix(walker, address, 16 * count)
+        return disassemble(code, address, bits=walker.bits, count=count)
+
+    def explain_fault(self, symbols: SymbolsArg = None) -> FaultExplanation | None:
+        """Explain the exception's faulting instruction (access violations above all).
+
+        Returns:
+            e.g. ``write to [rax + 0x10] with rax = 0x0 -> address 0x10``, or None
+            when the dump has no exception or its code bytes are not available.
+        """
+        from dumplib.unwind.disasm import explain_fault
+
+        exc = self.exception
+        if exc is None:
+            return None
+        ctx = exc.context
+        ip = ctx.ip if ctx is not None else exc.address
+        walker = self.stack_walker(symbols)
+        code = walker.code(ip, 16) or _prefix(walker, ip, 16)
+        if not code:
+            return None
+        params = exc.parameters
+        is_av = exc.code in (0xC0000005, 0xC0000006) and len(params) >= 2
+        return explain_fault(
+            code, ip, dict(ctx) if ctx is not None else {}, bits=walker.bits,
+            access_code=params[0] if is_av else None,
+            fault_address=params[1] if is_av else None,
+        )
+
+
+def _prefix(walker: StackWalker, address: int, size: int) -> bytes:
+    """The longest run of code bytes at ``address`` (halving the size until some exist)."""
+    while size >= 1:
+        data = walker.code(address, size)
+        if data:
+            return data
+        size //= 2
+    return b""
 
 
 def open(source: SourceLike | Source) -> Dump:

@@ -1,0 +1,751 @@
+"""The stack walker: every thread, frame by frame, each frame with how it was found.
+
+:class:`StackWalker` walks threads of one dump. For each frame it tries, in
+order:
+
+AMD64
+    1. a frame in ``ntdll!KiUserExceptionDispatcher``: the CONTEXT the kernel
+       pushed at its rsp gives the faulting frame (trust ``context``);
+    2. the RUNTIME_FUNCTION / UNWIND_INFO of the module image (from the dump's
+       memory, else from the symbol path) or of a dynamic function table
+       (FunctionTableStream): :func:`dumplib.unwind.amd64.virtual_unwind`, and
+       a function without an entry in an image that has ``.pdata`` is a leaf
+       (return address at ``[rsp]``) (trust ``cfi``);
+    3. breakpad ``STACK CFI`` rules when a ``.sym`` was found (trust ``cfi``);
+x86
+    1. breakpad ``STACK WIN`` programs, then ``STACK CFI`` (trust ``cfi``);
+both
+    4. the frame-pointer chain (trust ``frame_pointer``);
+    5. stack scanning (trust ``scan``): a pointer-sized stack value counts as
+       a return address only when it points into executable module memory
+       right after a CALL instruction (decoded with capstone when the code
+       bytes are in the dump or in the image file), within a bounded window.
+
+A caller is accepted only when its stack pointer is above the callee's (the
+stack grows down), its ip is plausible, and it was not seen before (cycles).
+The walk ends when the return address is 0 (the thread's start), no method
+finds a caller, the stack leaves its range, or ``max_frames`` is reached;
+:class:`~dumplib.unwind.frames.StackStatus` says which.
+
+Parsed unwind tables, chains and symbols are cached per module for the life
+of the walker; :class:`dumplib.Dump` keeps one walker per ``symbols=`` value.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from dumplib._exc import DumpError, MemoryNotInDump
+from dumplib.format.constants import Arch
+from dumplib.format.context import AMD64_CONTEXT_SIZE, Context, parse_context
+from dumplib.model.dump import DumpFile
+from dumplib.model.objects import Module, Thread
+from dumplib.pe.image import PeImage
+from dumplib.pe.layout import MemoryLayout
+from dumplib.pe.unwind import FunctionTable, RuntimeFunction, UnwindInfo, parse_unwind_info
+from dumplib.symbols.breakpad import BreakpadSymbols, StackWinType
+from dumplib.symbols.resolver import SymbolResolver
+from dumplib.unwind.amd64 import virtual_unwind
+from dumplib.unwind.disasm import follows_call
+from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
+from dumplib.unwind.postfix import PostfixError, evaluate_expression, run_program
+
+__all__ = [
+    "DEFAULT_MAX_FRAMES",
+    "SCAN_WORDS",
+    "SCAN_WORDS_FIRST",
+    "StackWalker",
+]
+
+#: Frames walked per thread unless the caller says otherwise. Every caller
+#: must sit higher on the stack than its callee, so a walk also ends when
+#: the captured stack is used up: this cap is only a safety net.
+DEFAULT_MAX_FRAMES = 100_000
+#: Stack words examined when scanning for the caller of an ordinary frame.
+SCAN_WORDS = 256
+#: Stack words examined when scanning for the caller of the context frame.
+SCAN_WORDS_FIRST = 2048
+#: Longest chained-unwind-info chain followed in a dynamic function table.
+MAX_DYNAMIC_CHAIN = 32
+
+_AMD64_NONVOLATILE = (
+    "rbx", "rbp", "rsi", "rdi", "r12", "r13", "r14", "r15",
+    *(f"xmm{i}" for i in range(6, 16)),
+)
+_X86_NONVOLATILE = ("ebx", "ebp", "esi", "edi")
+_IMAGE_SCN_CNT_CODE = 0x20
+_IMAGE_SCN_MEM_EXECUTE = 0x20000000
+_PAGE_EXECUTE_ANY = 0x10 | 0x20 | 0x40 | 0x80
+_CONTEXT_AMD64 = 0x100000
+_THREAD_START_FUNCTIONS = frozenset(
+    {"RtlUserThreadStart", "RtlpUserThreadStart", "BaseProcessStart", "BaseThreadStart"}
+)
+_DISPATCHER = "KiUserExceptionDispatcher"
+
+
+@dataclass(slots=True)
+class _ModuleUnwind:
+    """What the walker knows about one module (found once)."""
+
+    module: Module
+    image: PeImage | None = None
+    table: FunctionTable | None = None
+    breakpad: BreakpadSymbols | None = None
+    code_ranges: list[tuple[int, int]] | None = None
+    chains: dict[int, tuple[UnwindInfo, ...] | None] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _DynamicTable:
+    """A dynamic function table from the FunctionTableStream."""
+
+    minimum: int
+    maximum: int
+    base: int
+    table: FunctionTable
+    layout: MemoryLayout
+    chains: dict[int, tuple[UnwindInfo, ...] | None] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Sym:
+    module: Module | None
+    function: str | None
+    offset: int
+    file: str | None
+    line: int | None
+
+
+class StackWalker:
+    """Walks the threads of one dump, caching module unwind data and symbols.
+
+    Args:
+        dump: the opened dump.
+        symbols: ``symbols=`` entries (directories, files, symbol-path strings)
+            for images, PDBs and breakpad ``.sym`` files.
+        resolver: an existing resolver to share (``symbols`` is then ignored).
+
+    Raises:
+        SymbolError: a ``symbols=`` entry cannot be parsed.
+    """
+
+    def __init__(
+        self,
+        dump: DumpFile,
+        symbols: Sequence[str | os.PathLike[str]] | None = None,
+        *,
+        resolver: SymbolResolver | None = None,
+    ) -> None:
+        self.dump = dump
+        self.arch = dump.system.arch
+        self.memory = dump.memory
+        self.modules = dump.modules
+        self.bits = 32 if self.arch is Arch.X86 else 64
+        self.resolver = resolver or SymbolResolver(
+            [os.fspath(s) for s in symbols or ()], memory=self.memory.read
+        )
+        self._mods: dict[int, _ModuleUnwind] = {}
+        self._syms: dict[int, _Sym] = {}
+        self._dynamic: list[_DynamicTable] | None = None
+        self._dynamic_starts: list[int] = []
+        self.notes: list[str] = []
+        self._read_ptr = self.memory.read_u32 if self.bits == 32 else self.memory.read_u64
+
+    def close(self) -> None:
+        """Release the resolver's temporary download directory, if any."""
+        self.resolver.close()
+
+    # -- module data ------------------------------------------------------------------
+
+    def module_unwind(self, module: Module) -> _ModuleUnwind:
+        """Find (once) the image, unwind table and breakpad file of ``module``."""
+        found = self._mods.get(module.base)
+        if found is not None:
+            return found
+        mu = _ModuleUnwind(module)
+        try:
+            mu.image = self.resolver.image(module)
+        except DumpError as exc:
+            self.notes.append(f"{module.name}: image: {exc}")
+        if mu.image is not None:
+            try:
+                if mu.image.is_amd64 and self.arch is Arch.AMD64:
+                    table = mu.image.runtime_functions
+                    mu.table = table if len(table) else None
+                ranges = []
+                for sec in mu.image.sections:
+                    if sec.characteristics & (_IMAGE_SCN_MEM_EXECUTE | _IMAGE_SCN_CNT_CODE):
+                        start = module.base + sec.virtual_address
+                        ranges.append((start, start + max(sec.mapped_size, 1)))
+                mu.code_ranges = ranges or None
+            except DumpError as exc:
+                self.notes.append(f"{module.name}: unwind table: {exc}")
+        try:
+            mu.breakpad = self.resolver.module_symbols(module).breakpad
+        except DumpError as exc:  # pragma: no cover - the resolver records its own errors
+            self.notes.append(f"{module.name}: symbols: {exc}")
+        self._mods[module.base] = mu
+        return mu
+
+    def _chain(self, mu: _ModuleUnwind, rf: RuntimeFunction) -> tuple[UnwindInfo, ...] | None:
+        key = rf.begin
+        if key in mu.chains:
+            return mu.chains[key]
+        chain: tuple[UnwindInfo, ...] | None = None
+        if mu.image is not None:
+            try:
+                chain = mu.image.unwind_chain(rf)
+            except DumpError as exc:
+                self.notes.append(f"{mu.module.name}: unwind info at RVA 0x{rf.begin:x}: {exc}")
+        mu.chains[key] = chain
+        return chain
+
+    def _dynamic_tables(self) -> list[_DynamicTable]:
+        if self._dynamic is None:
+            tables: list[_DynamicTable] = []
+            if self.arch is Arch.AMD64:
+                try:
+                    descriptors = self.dump.function_tables
+                except DumpError as exc:
+                    self.notes.append(f"function tables: {exc}")
+                    descriptors = []
+                for d in descriptors:
+                    entries = [RuntimeFunction(b, e, u) for b, e, u in d.runtime_functions()
+                               if b < e]
+                    if not entries or d.maximum_address <= d.minimum_address:
+                        continue
+                    layout = MemoryLayout(self.memory.read, d.base_address, 1 << 32)
+                    tables.append(_DynamicTable(
+                        d.minimum_address, d.maximum_address, d.base_address,
+                        FunctionTable(entries), layout,
+                    ))
+            tables.sort(key=lambda t: t.minimum)
+            self._dynamic = tables
+            self._dynamic_starts = [t.minimum for t in tables]
+        return self._dynamic
+
+    def _dynamic_entry(
+        self, address: int
+    ) -> tuple[int, RuntimeFunction, tuple[UnwindInfo, ...]] | None:
+        tables = self._dynamic_tables()
+        if not tables:
+            return None
+        i = bisect.bisect_right(self._dynamic_starts, address) - 1
+        if i < 0 or address >= tables[i].maximum:
+            return None
+        t = tables[i]
+        rva = address - t.base
+        if not 0 <= rva < 1 << 32:
+            return None
+        rf = t.table.function_for(rva)
+        if rf is None:
+            return None
+        if rf.begin not in t.chains:
+            chain: list[UnwindInfo] = []
+            current: RuntimeFunction | None = rf
+            try:
+                while current is not None and len(chain) < MAX_DYNAMIC_CHAIN:
+                    info = parse_unwind_info(t.layout, current.unwind_rva & ~1)
+                    chain.append(info)
+                    current = info.chained
+                t.chains[rf.begin] = tuple(chain) if current is None else None
+            except DumpError as exc:
+                self.notes.append(f"dynamic unwind info at 0x{t.base + rf.unwind_rva:x}: {exc}")
+                t.chains[rf.begin] = None
+        found = t.chains[rf.begin]
+        return None if found is None else (t.base, rf, found)
+
+    # -- memory -----------------------------------------------------------------------
+
+    def code(self, address: int, size: int) -> bytes | None:
+        """Instruction bytes at ``address``: from the dump, else from the module's image file.
+
+        Returns:
+            ``size`` bytes, or None when neither holds them.
+        """
+        data = self.memory.try_read(address, size)
+        if data is not None:
+            return data
+        module = self.modules.find(address)
+        if module is None:
+            return None
+        mu = self.module_unwind(module)
+        if mu.image is None:
+            return None
+        rva = address - module.base
+        size = min(size, max(0, module.size - rva))
+        try:
+            return mu.image.read(rva, size) if size else None
+        except (DumpError, MemoryNotInDump):
+            return None
+
+    def _is_code(self, address: int) -> bool:
+        """Whether ``address`` is in executable module memory (or JIT code with unwind data)."""
+        module = self.modules.find(address)
+        if module is not None:
+            ranges = self.module_unwind(module).code_ranges
+            if ranges is None:
+                info = self.memory.info(address)
+                return info is None or bool(info.protect & _PAGE_EXECUTE_ANY)
+            return any(s <= address < e for s, e in ranges)
+        if self._dynamic_entry(address) is not None:
+            return True
+        info = self.memory.info(address)
+        return info is not None and bool(info.protect & _PAGE_EXECUTE_ANY) and (
+            info.state == 0x1000
+        )
+
+    def _is_return_address(self, address: int) -> bool:
+        """A plausible return address: executable module memory right after a CALL."""
+        if address < 0x10000 or not self._is_code(address):
+            return False
+        before = self.code(address - 8, 8)
+        if before is None:
+            before = b""
+            for n in range(7, 1, -1):
+                got = self.code(address - n, n)
+                if got is not None:
+                    before = got
+                    break
+        if not before:
+            return self.modules.find(address) is not None  # no code bytes: module memory only
+        return follows_call(before, address, bits=self.bits)
+
+    # -- symbols ----------------------------------------------------------------------
+
+    def symbolize(self, address: int) -> _Sym:
+        """Module, function, offset and source line of a lookup address (cached)."""
+        found = self._syms.get(address)
+        if found is not None:
+            return found
+        module = self.modules.find(address)
+        sym = _Sym(module, None, address, None, None)
+        if module is not None:
+            sym.offset = address - module.base
+            try:
+                info = self.resolver.lookup(module, address)
+            except DumpError as exc:
+                self.notes.append(f"{module.name}: symbol lookup: {exc}")
+                info = None
+            if info is not None:
+                sym.function = info.function
+                sym.offset = address - module.base - info.start_rva
+                sym.file, sym.line = info.file, info.line
+        self._syms[address] = sym
+        return sym
+
+    # -- walking ----------------------------------------------------------------------
+
+    def start_context(self, thread: Thread, *, from_exception: bool = True) -> Context:
+        """The context a walk of ``thread`` starts from.
+
+        The faulting thread starts from the exception stream's context (the
+        thread list may hold a later, live context when another thread, or the
+        faulting thread's own filter, wrote the dump).
+
+        Raises:
+            DumpError: the context is missing or corrupt.
+        """
+        if from_exception:
+            exc = self.dump.exception
+            if exc is not None and exc.thread_id == thread.id:
+                ctx = exc.context
+                if ctx is not None:
+                    return ctx
+        return thread.context
+
+    def _bounds(self, thread: Thread, sp: int) -> tuple[int, int]:
+        lo, hi = sp, sp
+        rng = thread.stack_range
+        if rng is not None:
+            lo = min(lo, rng[0])
+            hi = max(hi, rng[0] + rng[1])
+        if thread.teb:
+            try:
+                base = self._read_ptr(thread.teb + (4 if self.bits == 32 else 8))
+            except MemoryNotInDump:
+                base = 0
+            if hi < base <= hi + (64 << 20):
+                hi = base
+        return lo, hi
+
+    def walk(
+        self,
+        thread: Thread,
+        *,
+        max_frames: int = DEFAULT_MAX_FRAMES,
+        context: Mapping[str, int] | None = None,
+        from_exception: bool = True,
+    ) -> Stack:
+        """Walk one thread's stack.
+
+        Args:
+            thread: the thread.
+            max_frames: most frames to produce (status TRUNCATED when reached).
+            context: registers to start from instead of the thread's.
+            from_exception: start the faulting thread from the exception context.
+
+        Returns:
+            The :class:`Stack`; a thread without a usable context gives an empty
+            stack with status NO_CONTEXT.
+        """
+        notes: list[str] = []
+        if self.arch not in (Arch.AMD64, Arch.X86):
+            return Stack(thread.id, (), StackStatus.NO_CONTEXT,
+                         (f"no stack walker for {self.arch.value}",))
+        if context is None:
+            try:
+                context = self.start_context(thread, from_exception=from_exception)
+            except DumpError as exc:
+                return Stack(thread.id, (), StackStatus.NO_CONTEXT, (str(exc),))
+        ipn, spn = ("rip", "rsp") if self.bits == 64 else ("eip", "esp")
+        try:
+            regs = {k: int(v) for k, v in context.items()}
+            ip, sp = regs[ipn], regs[spn]
+        except (KeyError, TypeError, ValueError):
+            return Stack(thread.id, (), StackStatus.NO_CONTEXT, ("context has no ip/sp",))
+        lo, hi = self._bounds(thread, sp)
+        frames: list[Frame] = []
+        trust = Trust.CONTEXT
+        exact = True
+        seen: set[tuple[int, int]] = set()
+        status = StackStatus.LOST
+        state = _WalkState(lo, hi)
+        keep = _AMD64_NONVOLATILE if self.bits == 64 else _X86_NONVOLATILE
+        while True:
+            lookup = ip if exact else ip - 1
+            sym = self.symbolize(lookup)
+            offset = sym.offset if sym.module is not None else ip
+            if sym.module is not None:
+                offset += ip - lookup
+            frames.append(Frame(
+                len(frames), ip, sp, trust, sym.module, sym.function, offset,
+                sym.file, sym.line, regs if frames else dict(context),
+            ))
+            if len(frames) >= max_frames:
+                status = StackStatus.TRUNCATED
+                notes.append(f"stopped at max_frames={max_frames}")
+                break
+            step = self._step(regs, ip, sp, exact, sym, state, notes, first=len(frames) == 1)
+            if step is None:
+                if sym.function in _THREAD_START_FUNCTIONS:
+                    status = StackStatus.COMPLETE
+                break
+            new_regs, trust, exact = step
+            new_ip, new_sp = new_regs.get(ipn, 0), new_regs.get(spn, 0)
+            if new_ip == 0:
+                status = StackStatus.COMPLETE
+                break
+            if (new_ip, new_sp) in seen:
+                notes.append(f"cycle at ip 0x{new_ip:x} sp 0x{new_sp:x}")
+                break
+            seen.add((new_ip, new_sp))
+            regs = {k: new_regs[k] for k in keep if k in new_regs}
+            regs[ipn], regs[spn] = new_ip, new_sp
+            ip, sp = new_ip, new_sp
+        return Stack(thread.id, tuple(frames), status, tuple(notes))
+
+    # -- one step ---------------------------------------------------------------------
+
+    def _accept(
+        self, new: dict[str, int], sp: int, state: _WalkState, *, check_ip: bool = True
+    ) -> bool:
+        spn, ipn = ("rsp", "rip") if self.bits == 64 else ("esp", "eip")
+        new_sp, new_ip = new.get(spn, 0), new.get(ipn, 0)
+        if new_ip == 0:
+            return new_sp > sp
+        if not sp < new_sp <= state.hi + 8:
+            return False
+        return not check_ip or self._is_code(new_ip)
+
+    def _step(
+        self,
+        regs: dict[str, int],
+        ip: int,
+        sp: int,
+        exact: bool,
+        sym: _Sym,
+        state: _WalkState,
+        notes: list[str],
+        *,
+        first: bool,
+    ) -> tuple[dict[str, int], Trust, bool] | None:
+        lookup = ip if exact else ip - 1
+        if self.bits == 64:
+            found = self._step_amd64(regs, ip, sp, lookup, sym, state, notes)
+        else:
+            found = self._step_x86(regs, sp, lookup, sym, state, notes)
+        if found is not None:
+            return found
+        if sym.function in _THREAD_START_FUNCTIONS and not first:
+            return None
+        new = self._frame_pointer(regs, sp, state)
+        if new is not None:
+            return new, Trust.FRAME_POINTER, False
+        new = self._scan(regs, sp, state, SCAN_WORDS_FIRST if first else SCAN_WORDS)
+        if new is not None:
+            return new, Trust.SCAN, False
+        return None
+
+    def _step_amd64(
+        self,
+        regs: dict[str, int],
+        ip: int,
+        sp: int,
+        lookup: int,
+        sym: _Sym,
+        state: _WalkState,
+        notes: list[str],
+    ) -> tuple[dict[str, int], Trust, bool] | None:
+        module = sym.module
+        if sym.function == _DISPATCHER and module is not None:
+            pushed = self._pushed_context(sp, state)
+            if pushed is not None:
+                return pushed, Trust.CONTEXT, True
+        entry: tuple[int, RuntimeFunction, tuple[UnwindInfo, ...]] | None = None
+        mu = self.module_unwind(module) if module is not None else None
+        leaf = False
+        if mu is not None and mu.table is not None:
+            rf = mu.table.function_for(lookup - module.base)  # type: ignore[union-attr]
+            if rf is not None:
+                chain = self._chain(mu, rf)
+                if chain:
+                    entry = (mu.module.base, rf, chain)
+            else:
+                leaf = True
+        if entry is None and not leaf:
+            entry = self._dynamic_entry(lookup)
+        new: dict[str, int] | None = None
+        machine = False
+        if entry is not None:
+            base, rf, chain = entry
+            new = dict(regs)
+            try:
+                own = None
+                if mu is not None and mu.table is not None:
+                    own = self._own_code(mu, _root(rf, chain))
+                machine = virtual_unwind(
+                    new, ip, base, rf, chain, self.memory.read_u64, self.memory.read, self.code,
+                    own,
+                )
+            except MemoryNotInDump as exc:
+                notes.append(f"unwind of 0x{ip:x} needs memory not in the dump: {exc}")
+                new = None
+        elif leaf:
+            try:
+                new = dict(regs)
+                new["rip"] = self.memory.read_u64(sp)
+                new["rsp"] = sp + 8
+            except MemoryNotInDump:
+                new = None
+        if new is not None and self._accept(new, sp, state):
+            return new, Trust.CFI, machine
+        if mu is not None and mu.breakpad is not None and module is not None:
+            cfi = self._step_cfi(mu.breakpad, lookup - module.base, regs, sp, state)
+            if cfi is not None:
+                return cfi, Trust.CFI, False
+        return None
+
+    def _own_code(self, mu: _ModuleUnwind, root: int) -> Callable[[int], bool]:
+        """A predicate: is an address code of the function whose primary entry is at ``root``."""
+        base = mu.module.base
+
+        def own(address: int) -> bool:
+            if mu.table is None:
+                return False
+            other = mu.table.function_for(address - base)
+            if other is None:
+                return False
+            chain = self._chain(mu, other)
+            return chain is not None and _root(other, chain) == root
+
+        return own
+
+    def _pushed_context(self, sp: int, state: _WalkState) -> dict[str, int] | None:
+        """The CONTEXT KiUserExceptionDispatcher received (at its rsp), when it looks valid."""
+        data = self.memory.try_read(sp, AMD64_CONTEXT_SIZE)
+        if data is None:
+            return None
+        try:
+            ctx = parse_context(Arch.AMD64, data)
+        except DumpError:
+            return None
+        if not ctx.flags & _CONTEXT_AMD64:
+            return None
+        new = ctx.as_dict()
+        if not (sp < new["rsp"] <= state.hi + 8) or not self._is_code(new["rip"]):
+            return None
+        return new
+
+    def _step_cfi(
+        self, bp: BreakpadSymbols, rva: int, regs: dict[str, int], sp: int, state: _WalkState
+    ) -> dict[str, int] | None:
+        try:
+            rules = bp.cfi_rules(rva)
+        except DumpError:
+            return None
+        if rules is None or ".cfa" not in rules.rules or ".ra" not in rules.rules:
+            return None
+        variables: dict[str, int] = {f"${k}": v for k, v in regs.items()}
+        try:
+            cfa = evaluate_expression(rules.rules[".cfa"], variables, self._read_ptr,
+                                      bits=self.bits)
+            variables[".cfa"] = cfa
+            new = dict(regs)
+            for name, expr in rules.rules.items():
+                if name in (".cfa",):
+                    continue
+                value = evaluate_expression(expr, variables, self._read_ptr, bits=self.bits)
+                if name == ".ra":
+                    new["rip" if self.bits == 64 else "eip"] = value
+                elif name.startswith("$"):
+                    new[name[1:]] = value
+        except PostfixError:
+            return None
+        new["rsp" if self.bits == 64 else "esp"] = cfa
+        return new if self._accept(new, sp, state) else None
+
+    def _step_x86(
+        self,
+        regs: dict[str, int],
+        sp: int,
+        lookup: int,
+        sym: _Sym,
+        state: _WalkState,
+        notes: list[str],
+    ) -> tuple[dict[str, int], Trust, bool] | None:
+        module = sym.module
+        callee_params = state.callee_params
+        state.callee_params = 0
+        if module is None:
+            return None
+        mu = self.module_unwind(module)
+        bp = mu.breakpad
+        if bp is None:
+            return None
+        rva = lookup - module.base
+        try:
+            record = bp.stack_win_at(rva)
+        except DumpError:
+            record = None
+        if record is not None:
+            new = self._stack_win(record, regs, sp, callee_params, state)
+            if new is not None:
+                state.callee_params = record.parameter_size
+                return new, Trust.CFI, False
+        cfi = self._step_cfi(bp, rva, regs, sp, state)
+        if cfi is not None:
+            return cfi, Trust.CFI, False
+        return None
+
+    def _stack_win(
+        self, record: object, regs: dict[str, int], sp: int, callee_params: int,
+        state: _WalkState,
+    ) -> dict[str, int] | None:
+        from dumplib.symbols.breakpad import StackWinRecord
+
+        assert isinstance(record, StackWinRecord)
+        ra_search = sp + callee_params + record.local_size + record.saved_register_size
+        variables: dict[str, int] = {f"${k}": v for k, v in regs.items() if k[0] == "e"}
+        variables.update({
+            ".cbCalleeParams": callee_params,
+            ".cbSavedRegs": record.saved_register_size,
+            ".cbLocals": record.local_size,
+            ".cbParams": record.parameter_size,
+            ".raSearchStart": ra_search,
+            ".raSearch": ra_search,
+        })
+        program = record.program_string
+        if program is None or int(record.type) == StackWinType.FPO:
+            if record.allocates_base_pointer:
+                program = (
+                    "$eip .raSearchStart ^ = $esp .raSearchStart 4 + = "
+                    "$ebp $esp .cbCalleeParams + .cbSavedRegs + 8 - ^ ="
+                )
+            else:
+                program = "$eip .raSearchStart ^ = $esp .raSearchStart 4 + = $ebp $ebp ="
+        try:
+            run_program(program, variables, self.memory.read_u32, bits=32)
+        except PostfixError:
+            return None
+        if "$eip" not in variables or "$esp" not in variables:
+            return None
+        new = dict(regs)
+        for name in ("eip", "esp", "ebp", "ebx", "esi", "edi"):
+            if f"${name}" in variables:
+                new[name] = variables[f"${name}"]
+        if not self._is_return_address(new["eip"]) and new["eip"] != 0:
+            # the program's return-address slot was wrong: search from .raSearchStart
+            found = self._scan_from(ra_search + 4, state, 64)
+            if found is None:
+                return None
+            new["eip"], slot = found
+            new["esp"] = slot + 4
+        return new if self._accept(new, sp, state, check_ip=False) else None
+
+    def _frame_pointer(
+        self, regs: dict[str, int], sp: int, state: _WalkState
+    ) -> dict[str, int] | None:
+        width = self.bits // 8
+        fpn, ipn, spn = ("rbp", "rip", "rsp") if width == 8 else ("ebp", "eip", "esp")
+        fp = regs.get(fpn)
+        if fp is None or not sp <= fp < state.hi or fp % width:
+            return None
+        try:
+            saved_fp = self._read_ptr(fp)
+            ret = self._read_ptr(fp + width)
+        except MemoryNotInDump:
+            return None
+        new_sp = fp + 2 * width
+        if saved_fp and not (new_sp <= saved_fp < state.hi):
+            return None
+        if not self._is_return_address(ret):
+            return None
+        new = dict(regs)
+        new[fpn], new[ipn], new[spn] = saved_fp, ret, new_sp
+        return new
+
+    def _scan_from(self, start: int, state: _WalkState, words: int) -> tuple[int, int] | None:
+        width = self.bits // 8
+        addr = start + (-start) % width
+        end = min(state.hi, addr + words * width)
+        data = self.memory.read_available(addr, max(0, end - addr))
+        fmt = "<I" if width == 4 else "<Q"
+        import struct
+
+        for i, (value,) in enumerate(struct.iter_unpack(fmt, data[: len(data) // width * width])):
+            if value >= 0x10000 and self._is_return_address(value):
+                return value, addr + i * width
+        return None
+
+    def _scan(
+        self, regs: dict[str, int], sp: int, state: _WalkState, words: int
+    ) -> dict[str, int] | None:
+        width = self.bits // 8
+        ipn, spn = ("rip", "rsp") if width == 8 else ("eip", "esp")
+        found = self._scan_from(sp, state, words)
+        if found is None:
+            return None
+        ret, slot = found
+        new = dict(regs)
+        new[ipn], new[spn] = ret, slot + width
+        return new if new[spn] > sp else None
+
+
+def _root(rf: RuntimeFunction, chain: Sequence[UnwindInfo]) -> int:
+    """The begin RVA of the primary entry a (possibly chained) function entry belongs to."""
+    begin = rf.begin
+    for info in chain:
+        if info.chained is not None:
+            begin = info.chained.begin
+    return begin
+
+
+@dataclass(slots=True)
+class _WalkState:
+    lo: int
+    hi: int
+    callee_params: int = 0
