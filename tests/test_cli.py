@@ -116,3 +116,30 @@ def test_python_dash_m_and_truncated_warning(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     assert doc["thread_count"] == 2
     assert "warning" in proc.stderr and "cut" in proc.stderr
+
+
+def test_modules_vendor_and_symbols_from_images(capsys: pytest.CaptureFixture[str]) -> None:
+    # case A replica: the third-party DLL's version resource names its vendor
+    # (fixtures/wine/casea/truth.json is written from the program's .rc source)
+    wine = Path(__file__).resolve().parent.parent / "fixtures" / "wine"
+    truth = json.loads((wine / "casea" / "truth.json").read_text())
+    code, out, _ = run(capsys, "modules", str(wine / "casea" / "casea.dmp"),
+                       "--symbols", str(wine / "casea"), "--symbols", str(wine / "system"),
+                       "--json")
+    assert code == 0
+    mods = {m["name"]: m for m in json.loads(out)}
+    for name, want in truth["third_party"].items():
+        got = mods[name]
+        assert got["vendor"] == want["CompanyName"]
+        assert got["description"] == want["FileDescription"]
+        assert got["file_version"] == want["FileVersion"]
+        assert got["version"] == want["version"]
+        assert "pdb" in got["symbols"]
+        assert got["pdb"] is None and got["pdb_identity"] is not None  # wine writes no CodeView
+    assert mods["ntdll.dll"]["vendor"] == "Microsoft Corporation"
+    # without symbols: the small dump does not hold the DLL's resources, so no vendor,
+    # and no symbol search was made
+    _, out, _ = run(capsys, "modules", str(wine / "casea" / "casea.dmp"), "--json")
+    bare = {m["name"]: m for m in json.loads(out)}
+    assert bare["fabnetinspect.dll"]["vendor"] is None
+    assert "symbols" not in bare["fabnetinspect.dll"]

@@ -28,12 +28,43 @@ def _threads(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
     return None
 
 
+def module_details(dump: Dump, symbols: list[str]) -> dict[int, dict[str, Any]]:
+    """Vendor, description and version strings (from each image's version resource, read
+    from the dump or found through ``symbols``) and, with ``symbols``, which symbol
+    sources were found; keyed by module base."""
+    from dumplib.symbols import SymbolResolver
+
+    out: dict[int, dict[str, Any]] = {}
+    with SymbolResolver(symbols, memory=dump.memory.read) as resolver:
+        for m in dump.modules:
+            info: dict[str, Any] = {"vendor": None, "description": None, "file_version": None}
+            image = resolver.image(m)
+            vi = image.version_info if image is not None else None
+            if vi is not None:
+                info["vendor"] = vi.strings.get("CompanyName")
+                info["description"] = vi.strings.get("FileDescription")
+                info["file_version"] = vi.strings.get("FileVersion")
+            if symbols:
+                found = resolver.module_symbols(m)
+                info["symbols"] = list(found.sources)
+                identity = found.pdb_identity
+                info["pdb_identity"] = list(identity) if identity else None
+                info["pdb_path"] = found.pdb_path
+                info["sym_path"] = found.sym_path
+            out[m.base] = info
+    return out
+
+
 def _modules(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    details = module_details(dump, args.symbols or [])
     if args.json:
         if args.unloaded:
-            return {"loaded": render.modules_json(dump), "unloaded": render.unloaded_json(dump)}
-        return render.modules_json(dump)
-    console.print(render.modules_table(dump))
+            return {
+                "loaded": render.modules_json(dump, details),
+                "unloaded": render.unloaded_json(dump),
+            }
+        return render.modules_json(dump, details)
+    console.print(render.modules_table(dump, details))
     return None
 
 
@@ -66,6 +97,10 @@ def register(sub: Any) -> None:
         if name == "memory":
             p.add_argument("--all", action="store_true", help="list every range, not the first 50")
         if name == "modules":
+            p.add_argument(
+                "--symbols", action="append", metavar="S",
+                help="symbol path entry (directory, file, srv*CACHE*URL); repeatable",
+            )
             p.add_argument(
                 "--unloaded",
                 action="store_true",

@@ -189,9 +189,19 @@ def module_json(m: Module) -> JSON:
     }
 
 
-def modules_json(dump: Dump) -> list[JSON]:
-    """The document of ``dumplib modules --json`` (loaded modules)."""
-    return [module_json(m) for m in dump.modules]
+def modules_json(dump: Dump, details: dict[int, JSON] | None = None) -> list[JSON]:
+    """The document of ``dumplib modules --json`` (loaded modules).
+
+    Args:
+        details: extra fields per module base (vendor, description, symbols), merged in.
+    """
+    out = []
+    for m in dump.modules:
+        doc = module_json(m)
+        if details is not None:
+            doc.update(details.get(m.base, {}))
+        out.append(doc)
+    return out
 
 
 def unloaded_json(dump: Dump) -> list[JSON]:
@@ -203,21 +213,26 @@ def unloaded_json(dump: Dump) -> list[JSON]:
     ]
 
 
-def modules_table(dump: Dump) -> Table:
-    """Loaded (and unloaded) modules for people."""
+def modules_table(dump: Dump, details: dict[int, JSON] | None = None) -> Table:
+    """Loaded (and unloaded) modules for people, with vendor and symbols when known."""
+    details = details or {}
     t = Table(title=f"{len(dump.modules)} modules")
-    for col in ("base", "end", "name", "version", "timestamp", "pdb"):
-        t.add_column(col, no_wrap=col != "pdb")
+    for col in ("base", "end", "name", "version", "vendor", "timestamp", "pdb", "symbols"):
+        t.add_column(col, no_wrap=col not in ("pdb", "vendor"))
     for m in dump.modules:
-        pdb = f"{m.pdb[0]} {m.pdb[1]}{m.pdb[2]:X}" if m.pdb else "-"
+        extra = details.get(m.base, {})
+        ident = m.pdb or extra.get("pdb_identity")
+        pdb = f"{ident[0]} {ident[1]}{ident[2]:X}" if ident else "-"
         t.add_row(
             hx(m.base), hx(m.end), m.name,
             ".".join(map(str, m.version)) if m.version else "-",
+            extra.get("vendor") or "-",
             f"{m.timestamp:08x}", pdb,
+            ", ".join(extra.get("symbols") or []) or "-",
         )
     for u in dump.unloaded_modules:
-        t.add_row(hx(u.base), hx(u.end), f"[dim]{u.name} (unloaded)[/dim]", "-",
-                  f"{u.timestamp:08x}", "-")
+        t.add_row(hx(u.base), hx(u.end), f"[dim]{u.name} (unloaded)[/dim]", "-", "-",
+                  f"{u.timestamp:08x}", "-", "-")
     return t
 
 
