@@ -351,3 +351,29 @@ def test_casea_analysis_names_the_vendor_module(fx: Fixture, unpacked: dict[str,
         assert "fabnetinspect.dll" in evidence.lower()
         vendor = fx.truth["third_party"]["fabnetinspect.dll"]["CompanyName"]
         assert vendor in evidence
+
+
+def _version_strings(image: Path) -> dict[str, str]:
+    """StringFileInfo of a PE image, read by pefile (not by dumplib)."""
+    import pefile  # type: ignore[import-untyped, unused-ignore]
+
+    pe = pefile.PE(str(image), fast_load=False)
+    out: dict[str, str] = {}
+    for info in getattr(pe, "FileInfo", None) or []:
+        for entry in info:
+            for table in getattr(entry, "StringTable", []):
+                for key, value in table.entries.items():
+                    out[key.decode()] = value.decode()
+    pe.close()
+    return out
+
+
+@pytest.mark.parametrize("scenario", ["casea"])
+def test_vendor_module_version_resource(scenario: str) -> None:
+    """The third-party module names its vendor as build.sh wrote it."""
+    directory = WINE / scenario
+    truth = json.loads((directory / "truth.json").read_text())
+    for name, expected in truth["third_party"].items():
+        strings = _version_strings(directory / name)
+        for key in ("CompanyName", "FileDescription", "FileVersion"):
+            assert strings[key] == expected[key]
