@@ -14,6 +14,10 @@ symbolic also normalises POSIX paths (``a/../b`` -> ``b``), drops a leading
 underscore from Itanium names it does not demangle and answers line 0 where
 there is no line; the comparison allows for exactly those.
 
+Inlined calls are compared too: symbolic lists the inline frames innermost
+first before the function itself; dumplib gives them outermost first, each
+with its own file and line.
+
 Besides the symbolic corpus, every PDB of the wine fixtures (MinGW programs
 linked by lld, so a second PDB writer) is compared the same way.
 """
@@ -116,3 +120,41 @@ def test_lookups_agree(pdb_name: str) -> None:
 @pytest.mark.parametrize("relative", FIXTURE_PDBS)
 def test_fixture_pdbs_agree(relative: str) -> None:
     assert _compare_lookups(ROOT / relative) > 0
+
+
+def _compare_inlines(path: Path) -> int:
+    _obj, cache = _symcache(path)
+    pdb = PdbFile.open(path)
+    folded = {rva for rva, n in Counter(f.rva for f in pdb.functions).items() if n > 1}
+    inlined = 0
+    for row in pdb.line_records:
+        if not row.size:
+            continue
+        ours = pdb.lookup(row.rva)
+        assert ours is not None
+        if ours.start_rva in folded:
+            continue
+        theirs = [
+            (_base(loc.symbol), loc.line, loc.full_path) for loc in cache.lookup(row.rva)[:-1]
+        ]
+        frames = list(reversed(ours.inlines))
+        assert [(f.name, f.line, f.file) for f in frames] == theirs, hex(row.rva)
+        # each frame is called from where its caller is at this address
+        caller_file, caller_line = ours.file, ours.line
+        for frame in ours.inlines:
+            assert (frame.call_file, frame.call_line) == (caller_file, caller_line)
+            caller_file, caller_line = frame.file, frame.line
+        assert pdb.inline_frames(row.rva) == ours.inlines
+        inlined += bool(frames)
+    return inlined
+
+
+def test_inline_frames_agree() -> None:
+    # crash.pdb (x86, optimised) inlines heavily; the x64 one hardly at all
+    assert _compare_inlines(CORPUS / "crash.pdb") > 100
+    _compare_inlines(CORPUS / "CrashWithException.pdb")
+
+
+@pytest.mark.parametrize("relative", FIXTURE_PDBS)
+def test_fixture_inline_frames_agree(relative: str) -> None:
+    _compare_inlines(ROOT / relative)

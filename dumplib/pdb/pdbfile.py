@@ -18,6 +18,15 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from dumplib.pdb._errors import PdbError, stream_label
+from dumplib.pdb.inlines import (
+    InlineFrame,
+    InlineSite,
+    ModuleC13,
+    TypeStream,
+    decode_annotations,
+    parse_inline_sites,
+    parse_module_c13,
+)
 from dumplib.pdb.itanium import demangle, is_itanium
 from dumplib.pdb.lines import HIDDEN_LINES, LineRecord, parse_c13_lines
 from dumplib.pdb.msf import MsfFile, PdbSource
@@ -62,6 +71,9 @@ class Symbol:
         file: source file of the address, or None without line info.
         line: source line, or None.
         kind: ``"function"`` (a procedure record) or ``"public"``.
+        inlines: the calls inlined at the address, outermost first. ``file`` and
+            ``line`` above stay those of the function itself (the call site of
+            the outermost inline frame); each frame has its own location.
     """
 
     name: str
@@ -70,6 +82,7 @@ class Symbol:
     file: str | None
     line: int | None
     kind: str
+    inlines: tuple[InlineFrame, ...] = ()
 
 
 class PdbFile:
@@ -103,6 +116,11 @@ class PdbFile:
         self._names: StringTable | None = None
         self._addr_sections: tuple[SectionHeader, ...] = ()
         self._contrib_starts: list[int] | None = None
+        self._inline_sites: dict[tuple[int, int], list[InlineSite]] | None = None
+        self._inlinee_names: dict[int, str] = {}
+        self._c13_cache: dict[int, ModuleC13] = {}
+        self._ipi: TypeStream | None = None
+        self._tpi: TypeStream | None = None
         self._contrib_spans: list[tuple[int, int, int]] = []
 
     @classmethod
@@ -462,6 +480,125 @@ class PdbFile:
         hi = bisect.bisect_left(starts, func.rva + func.size)
         return rows[lo:hi]
 
+    # ------------------------------------------------------------------ inlines
+
+    def inline_frames(self, rva: int) -> tuple[InlineFrame, ...]:
+        """Return the calls inlined at ``rva``, outermost first (empty when none).
+
+        Raises:
+            PdbError: the inline records, their annotations or the IPI stream are malformed.
+        """
+        func = self.function_at(rva)
+        if func is None:
+            return ()
+        row = self.line_for(rva)
+        file = row.file if row is not None else None
+        line = row.line if row is not None and row.line not in HIDDEN_LINES else None
+        return self._inline_frames(func, rva, file, line)
+
+    def _inline_frames(
+        self, func: Function, rva: int, file: str | None, line: int | None
+    ) -> tuple[InlineFrame, ...]:
+        if self._inline_sites is None:
+            self._load_inline_sites()
+        assert self._inline_sites is not None
+        sites = self._inline_sites.get((func.module, func.rva))
+        if not sites:
+            return ()
+        frames: list[InlineFrame] = []
+        parent: int | None = None
+        call_file, call_line = file, line
+        for site in sites:  # sorted by depth, then address
+            if site.depth != len(frames) or site.parent != parent:
+                continue
+            hit = site.at(rva)
+            if hit is None:
+                continue
+            frames.append(
+                InlineFrame(
+                    self._inlinee_name(site.inlinee),
+                    site.depth,
+                    call_file,
+                    call_line,
+                    hit.file,
+                    hit.line,
+                )
+            )
+            parent = site.offset
+            call_file, call_line = hit.file, hit.line
+        return tuple(frames)
+
+    def _inlinee_name(self, index: int) -> str:
+        name = self._inlinee_names.get(index)
+        if name is None:
+            if self._ipi is None:
+                self._ipi = self._type_stream(4, "IPI")
+                self._tpi = self._type_stream(2, "TPI")
+            found = self._ipi.function_name(index, self._tpi) if self._ipi else None
+            name = found if found else f"<inlinee 0x{index:x}>"
+            self._inlinee_names[index] = name
+        return name
+
+    def _type_stream(self, index: int, what: str) -> TypeStream:
+        if not self.msf.has_stream(index) or self.msf.stream_sizes[index] == 0:
+            return TypeStream(b"", stream_label(index, what))
+        data = bytes(self.msf.stream(index, what).data())
+        return TypeStream(data, stream_label(index, what))
+
+    def _module_c13(self, mod: ModuleInfo) -> tuple[bytes, str, ModuleC13 | None]:
+        """The module's symbol bytes, stream label and C13 inline tables (cached)."""
+        index = mod.symbol_stream
+        label = stream_label(index, f"module {mod.index} symbols")
+        if index is None or not self.msf.has_stream(index) or mod.symbols_size < 4:
+            return b"", label, None
+        stream = self.msf.stream(index, f"module {mod.index} symbols")
+        c13_start = mod.symbols_size + mod.c11_size
+        c13_end = c13_start + mod.c13_size
+        if max(mod.symbols_size, c13_end) > stream.size:
+            raise PdbError(
+                f"module {mod.index} declares more symbol and line bytes than its stream has",
+                stream=label,
+            )
+        data = bytes(stream.read(0, max(mod.symbols_size, c13_end), "module symbols"))
+        cached = self._c13_cache.get(mod.index)
+        if cached is None:
+            cached = parse_module_c13(data, c13_start, c13_end, label, self._string_table())
+            self._c13_cache[mod.index] = cached
+        return data, label, cached
+
+    def _exporter(self, name: str) -> ModuleC13 | None:
+        """The C13 tables of the module called ``name`` (for cross-module inlinee ids)."""
+        wanted = name.lower()
+        for mod in self.modules:
+            if mod.name.lower() == wanted or mod.object_file.lower() == wanted:
+                return self._module_c13(mod)[2]
+        return None
+
+    def _load_inline_sites(self) -> None:
+        table: dict[tuple[int, int], list[InlineSite]] = {}
+        for mod in self.modules:
+            data, label, c13 = self._module_c13(mod)
+            if c13 is None:
+                continue
+            raw = parse_inline_sites(data, 4, mod.symbols_size, label, self.to_rva)
+            for proc_rva, depth, parent, offset, inlinee, annotation_bytes in raw:
+                first_file, first_line = c13.inlinees.get(inlinee, (None, 0))
+                try:
+                    ranges = decode_annotations(
+                        annotation_bytes, proc_rva, first_line, first_file, c13.files
+                    )
+                except (ValueError, IndexError) as exc:
+                    raise PdbError(
+                        f"inline site annotations are malformed: {exc}", stream=label, offset=offset
+                    ) from exc
+                callee = c13.resolve(inlinee, self._exporter)
+                site = InlineSite(proc_rva, mod.index, depth, offset, parent, callee, tuple(ranges))
+                table.setdefault((mod.index, proc_rva), []).append(site)
+        for sites in table.values():
+            sites.sort(key=lambda s: (s.depth, s.offset))
+        self._c13_cache.clear()
+        self._inline_sites = table
+
     def lookup(self, rva: int) -> Symbol | None:
         """Name ``rva``: the function containing it, else the nearest public below it.
 
@@ -478,7 +615,8 @@ class PdbFile:
         line = row.line if row is not None and row.line not in HIDDEN_LINES else None
         func = self.function_at(rva)
         if func is not None:
-            return Symbol(func.name, func.rva, func.size, file, line, "function")
+            inlines = self._inline_frames(func, rva, file, line)
+            return Symbol(func.name, func.rva, func.size, file, line, "function", inlines)
         pub = self.public_at(rva)
         if pub is not None:
             return Symbol(pub.name, pub.rva, None, file, line, "public")
