@@ -262,6 +262,32 @@ def test_caseb_overlapped(fx: Fixture, unpacked: dict[str, Path]) -> None:
         assert iocb == 0
 
 
+@pytest.mark.xfail(
+    not hasattr(dumplib.ExceptionInfo, "context"),
+    reason="waits for: the exception stream's context (ExceptionInfo.context)",
+    strict=True,
+)
+@pytest.mark.parametrize("fx", [f for f in FIXTURES if f.scenario == "caseb"], ids=_id)
+def test_caseb_exception_context_holds_the_overlapped(
+    fx: Fixture, unpacked: dict[str, Path]
+) -> None:
+    """The faulting context (not the thread list's live one) has pOVERLAP in r8."""
+    with dumplib.open(_path(fx, unpacked)) as dump:
+        exc = dump.exception
+        assert exc is not None
+        context = _later(exc, "context")
+        assert context.ip == exc.address
+        register = fx.truth["overlapped"]["register_at_fault"]
+        assert context[register] == fx.runtime["overlapped.address"]
+        # Measured wine behaviour: the thread that called MiniDumpWriteDump
+        # (here the faulting thread itself) gets the exception context in
+        # the thread list too.
+        thread = dump.threads.get(exc.thread_id)
+        assert thread is not None
+        assert thread.context.ip == exc.address
+        assert thread.context[register] == fx.runtime["overlapped.address"]
+
+
 # ---------------------------------------------------------------- later capabilities
 
 
