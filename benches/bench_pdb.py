@@ -2,7 +2,8 @@
 
 Both sides do the same work from a cold start on the ~1 MB x86 corpus PDB
 (crash.pdb) and the 600 KB x64 one: open the file, build their lookup
-structures (dumplib: publics, procedures, C13 lines; symbolic: a symcache),
+structures (dumplib: publics, procedures, C13 lines, inline sites; symbolic:
+a symcache, which also holds inlinees),
 then look up every function start and every line-record address. The
 benchmarks only measure; correctness is checked in tests/test_pdb_*.py (and
 by the equal answer counts asserted here).

@@ -1,13 +1,15 @@
 """A hand-written reader for PDB 7 (MSF 7.00) symbol files.
 
 ``PdbFile.open(path_or_bytes)`` reads the identity (GUID and age) at once and
-everything else on first use: publics (undecorated), procedures from the
-module symbol streams, and the C13 line table, all sorted once and bisected::
+everything else on first use: publics (MSVC and Itanium names made readable),
+procedures from the module symbol streams, the C13 line table and inlined
+call sites, all sorted once and bisected::
 
     from dumplib.pdb import PdbFile
     pdb = PdbFile.open("crash.pdb")
     pdb.identity                # ("crash.pdb", "3249D99D...", 1)
     sym = pdb.lookup(0x1234)    # function (or public) + file:line for an RVA
+    sym.inlines                 # calls inlined there, outermost first
 
 Every malformed or truncated file raises :class:`PdbError`, a
 :class:`~dumplib.DumpError`, naming the stream index and offset.
@@ -16,6 +18,8 @@ Every malformed or truncated file raises :class:`PdbError`, a
 from __future__ import annotations
 
 from dumplib.pdb._errors import PdbError
+from dumplib.pdb.inlines import InlineFrame
+from dumplib.pdb.itanium import demangle
 from dumplib.pdb.lines import LineRecord
 from dumplib.pdb.msf import MsfFile, MsfStream
 from dumplib.pdb.pdbfile import PdbFile, Symbol
@@ -25,6 +29,7 @@ from dumplib.pdb.undname import undecorate
 
 __all__ = [
     "Function",
+    "InlineFrame",
     "LineRecord",
     "ModuleInfo",
     "MsfFile",
@@ -35,5 +40,6 @@ __all__ = [
     "Public",
     "SectionHeader",
     "Symbol",
+    "demangle",
     "undecorate",
 ]
