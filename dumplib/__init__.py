@@ -6,6 +6,8 @@ Open a dump with :func:`open`; everything else hangs off the returned
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dumplib._exc import (
     CorruptDumpError,
     DumpError,
@@ -29,7 +31,25 @@ from dumplib.model.objects import (
     UnloadedModule,
 )
 
+if TYPE_CHECKING:
+    from dumplib.analysis import Finding, Report, analyze
+
 __version__ = "0.1.0"
+
+#: Names imported on first use, so ``import dumplib`` stays cheap.
+_LAZY = {"analyze": "dumplib.analysis", "Finding": "dumplib.analysis", "Report": "dumplib.analysis"}
+
+
+def __getattr__(name: str) -> object:
+    """Import the analysis layer on first use of ``dumplib.analyze``/``Finding``/``Report``."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dumplib' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "Arch",
@@ -42,12 +62,14 @@ __all__ = [
     "DumpWarning",
     "ExceptionCode",
     "ExceptionInfo",
+    "Finding",
     "Memory",
     "MemoryNotInDump",
     "MemoryRegion",
     "Module",
     "ModuleList",
     "NotADumpError",
+    "Report",
     "SourceError",
     "StreamType",
     "System",
@@ -56,5 +78,6 @@ __all__ = [
     "TruncatedError",
     "UnloadedModule",
     "__version__",
+    "analyze",
     "open",
 ]

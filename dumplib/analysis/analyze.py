@@ -1,0 +1,221 @@
+"""``dumplib.analyze``: from a dump to a :class:`~dumplib.analysis.model.Report`.
+
+The pipeline: decode the exception; walk the stacks (when the stack walker is
+available); match every signature (built-in plus the caller's directories),
+running the collectors a matching signature names; run the code detectors
+(deadlocks, loader lock); then bucket the crash, rebuild the WER event, list
+third-party modules and disassemble the faulting instruction. A rule or
+detector that fails on bad memory leaves a note in ``Report.notes`` instead of
+stopping the analysis.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dumplib._exc import DumpError
+from dumplib.analysis.bucket import bucket
+from dumplib.analysis.collectors import COLLECTORS
+from dumplib.analysis.detectors import run_detectors
+from dumplib.analysis.facts import AnalysisContext
+from dumplib.analysis.model import FaultingInstruction, Finding, JsonValue, Report
+from dumplib.analysis.signatures import Signature, load_signatures, match_signature
+from dumplib.analysis.thirdparty import third_party_modules
+from dumplib.analysis.wer import wer_event
+from dumplib.format.constants import Arch
+from dumplib.model.dump import DumpFile
+from dumplib.unwind.frames import Stack
+
+__all__ = ["analyze", "evaluate_signatures", "faulting_instruction", "finding_evidence_json"]
+
+SignatureSource = str | os.PathLike[str] | Signature
+
+
+def evaluate_signatures(ctx: AnalysisContext, signatures: Sequence[Signature]) -> list[Finding]:
+    """Match signatures against the context and build their findings."""
+    findings: list[Finding] = []
+    for sig in signatures:
+        try:
+            got = match_signature(sig, ctx)
+        except DumpError as exc:
+            ctx.notes.append(f"signature {sig.id} could not be evaluated: {exc}")
+            continue
+        if got is None:
+            continue
+        match, evidence = got
+        confirmed = False
+        for name in sig.collect:
+            try:
+                collected = COLLECTORS[name](ctx, evidence)
+            except DumpError as exc:
+                ctx.notes.append(f"signature {sig.id}: collector {name} failed: {exc}")
+                continue
+            evidence.update(collected.evidence)
+            confirmed = confirmed or collected.confirmed
+            ctx.notes.extend(f"signature {sig.id}: {n}" for n in collected.notes)
+        if sig.evidence:
+            evidence.update(sig.evidence)
+        confidence = match.confidence if match.confidence is not None else sig.confidence
+        if sig.collect:
+            evidence["confirmed"] = confirmed
+        if confirmed and sig.confidence_confirmed is not None:
+            confidence = max(confidence, sig.confidence_confirmed)
+        findings.append(
+            Finding(
+                id=sig.id,
+                title=sig.title,
+                confidence=round(confidence, 3),
+                evidence=evidence,
+                advice=sig.advice,
+                source=f"signature:{Path(sig.path).name}" if sig.path else "signature",
+                references=sig.references,
+            )
+        )
+    return findings
+
+
+_CAPSTONE_MODES = {
+    Arch.AMD64: ("CS_ARCH_X86", "CS_MODE_64"),
+    Arch.X86: ("CS_ARCH_X86", "CS_MODE_32"),
+    Arch.ARM64: ("CS_ARCH_ARM64", "CS_MODE_ARM"),
+}
+
+
+def faulting_instruction(ctx: AnalysisContext) -> FaultingInstruction | None:
+    """Disassemble the instruction at the exception address.
+
+    The bytes come from the dump's memory, else from the module's image on the
+    symbol path. Returns None when neither holds them or capstone is missing.
+    """
+    exc = ctx.dump.exception
+    if exc is None:
+        return None
+    explain = getattr(ctx.dump, "explain_fault", None)
+    if callable(explain):
+        try:
+            got = explain(ctx.symbols)
+        except DumpError as err:
+            ctx.notes.append(f"faulting instruction: {err}")
+            got = None
+        insn = getattr(got, "instruction", None)
+        if insn is not None:
+            module = ctx.dump.modules.find(insn.address)
+            where = (
+                f"{module.name}+0x{insn.address - module.base:x}" if module
+                else f"0x{insn.address:x}"
+            )
+            return FaultingInstruction(
+                insn.address, where, bytes(insn.raw), insn.text, getattr(got, "text", None) or None
+            )
+    address = exc.address
+    module = ctx.dump.modules.find(address)
+    data = ctx.dump.memory.try_read(address, 16)
+    if data is None:
+        data = ctx.dump.memory.read_available(address, 16) or None
+    if data is None and module is not None and ctx.resolver is not None:
+        try:
+            image = ctx.resolver.image(module)
+            if image is not None:
+                data = image.read(address - module.base, 16)
+        except DumpError:
+            data = None
+    mode = _CAPSTONE_MODES.get(ctx.dump.system.arch)
+    if not data or mode is None:
+        return None
+    try:
+        import capstone
+    except ImportError:  # pragma: no cover - capstone is a dependency
+        ctx.notes.append("capstone is not installed: no disassembly")
+        return None
+    cs: Any = capstone.Cs(getattr(capstone, mode[0]), getattr(capstone, mode[1]))
+    for insn in cs.disasm(bytes(data), address, 1):
+        text = f"{insn.mnemonic} {insn.op_str}".strip()
+        where = f"{module.name}+0x{address - module.base:x}" if module else f"0x{address:x}"
+        return FaultingInstruction(address, where, bytes(insn.bytes), text)
+    return None
+
+
+def _summary(ctx: AnalysisContext, findings: Sequence[Finding]) -> str:
+    dump = ctx.dump
+    main = dump.modules.main
+    who = f"{main.name if main else 'unknown process'}"
+    if dump.process_id is not None:
+        who += f" (pid {dump.process_id})"
+    exc = ctx.exception
+    what = exc.description if exc is not None else "no exception (a hang or on-demand dump)"
+    line = f"{who}: {what}"
+    if findings:
+        line += f"; most likely: {findings[0].title}"
+    return line
+
+
+def analyze(
+    dump: DumpFile,
+    symbols: Sequence[str | os.PathLike[str]] | None = None,
+    signatures: Sequence[SignatureSource] | None = None,
+    *,
+    stacks: Mapping[int, Stack] | None = None,
+    builtin_signatures: bool = True,
+) -> Report:
+    """Explain a dump: exception, findings, bucket, WER event, third-party modules.
+
+    Args:
+        dump: an open dump (``dumplib.open(path)``).
+        symbols: ``symbols=`` entries for stack walking and names (directories,
+            files, ``_NT_SYMBOL_PATH``-style strings).
+        signatures: extra signature directories (``*.toml``) or loaded
+            :class:`~dumplib.analysis.signatures.Signature` objects, used with
+            the built-in ones.
+        stacks: walked stacks by thread id to use instead of walking (for tools
+            that walked already, and tests).
+        builtin_signatures: load the signatures that ship with dumplib.
+
+    Returns:
+        The report.
+
+    Raises:
+        SignatureError: a signature file is invalid (raised before any analysis).
+        DumpError: the dump's core streams (modules, threads, exception) are unreadable.
+    """
+    dirs = [s for s in (signatures or ()) if not isinstance(s, Signature)]
+    given = [s for s in (signatures or ()) if isinstance(s, Signature)]
+    sigs = load_signatures(dirs, builtin=builtin_signatures)
+    if given:
+        ids = {s.id for s in given}
+        sigs = [s for s in sigs if s.id not in ids] + given
+    ctx = AnalysisContext(dump, symbols, stacks)
+    try:
+        findings = evaluate_signatures(ctx, sigs)
+        findings += run_detectors(ctx)
+        findings.sort(key=lambda f: (-f.confidence, f.id))
+        exc = ctx.exception
+        crash_stack = None
+        if exc is not None:
+            crash_stack = ctx.stack_of(exc.thread_id)
+        elif len(dump.threads):
+            crash_stack = ctx.stack_of(dump.threads[0].id)
+        main = dump.modules.main
+        report_bucket = bucket(exc, crash_stack, main.name if main else None)
+        states = {t.id: t.state for t in ctx.threads}
+        return Report(
+            findings=findings,
+            bucket=report_bucket,
+            exception=exc,
+            wer=wer_event(dump),
+            third_party_modules=third_party_modules(ctx),
+            faulting_instruction=faulting_instruction(ctx),
+            crash_stack=crash_stack,
+            thread_states=states,
+            notes=list(dict.fromkeys(ctx.notes)),
+            summary=_summary(ctx, findings),
+        )
+    finally:
+        ctx.close()
+
+
+def finding_evidence_json(findings: Sequence[Finding]) -> list[JsonValue]:
+    """The evidence of each finding (handy for tests and quick looks)."""
+    return [f.evidence for f in findings]
