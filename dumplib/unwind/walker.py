@@ -55,6 +55,7 @@ from dumplib.unwind.postfix import PostfixError, evaluate_expression, run_progra
 
 __all__ = [
     "DEFAULT_MAX_FRAMES",
+    "MAX_RECOVERY_CANDIDATES",
     "SCAN_WORDS",
     "SCAN_WORDS_FIRST",
     "StackWalker",
@@ -68,6 +69,8 @@ DEFAULT_MAX_FRAMES = 100_000
 SCAN_WORDS = 256
 #: Stack words examined when scanning for the caller of the context frame.
 SCAN_WORDS_FIRST = 2048
+#: Return-address candidates tried when a thread's context is unusable.
+MAX_RECOVERY_CANDIDATES = 512
 #: Longest chained-unwind-info chain followed in a dynamic function table.
 MAX_DYNAMIC_CHAIN = 32
 
@@ -302,6 +305,9 @@ class StackWalker:
         """A plausible return address: executable module memory right after a CALL."""
         if address < 0x10000 or not self._is_code(address):
             return False
+        module = self.modules.find(address)
+        if module is not None and address == module.base:
+            return False  # the CALL would lie before the module's first byte
         before = self.code(address - 8, 8)
         if before is None:
             before = b""
@@ -330,12 +336,31 @@ class StackWalker:
             except DumpError as exc:
                 self.notes.append(f"{module.name}: symbol lookup: {exc}")
                 info = None
+            if info is not None and info.size is None and not self._public_covers(
+                module, info.start_rva, address
+            ):
+                info = None  # a public/export name, but .pdata shows another function starts
             if info is not None:
                 sym.function = info.function
                 sym.offset = address - module.base - info.start_rva
                 sym.file, sym.line = info.file, info.line
         self._syms[address] = sym
         return sym
+
+    def _public_covers(self, module: Module, start_rva: int, address: int) -> bool:
+        """False when unwind data proves that a function other than the symbol's starts
+        between the symbol (a public or export, which has no size) and ``address``."""
+        if self.arch is not Arch.AMD64:
+            return True
+        mu = self.module_unwind(module)
+        if mu.table is None:
+            return True
+        rf = mu.table.function_for(address - module.base)
+        if rf is None:
+            return True
+        chain = self._chain(mu, rf)
+        begin = _root(rf, chain) if chain else rf.begin
+        return begin <= start_rva
 
     # -- walking ----------------------------------------------------------------------
 
@@ -411,6 +436,22 @@ class StackWalker:
         frames: list[Frame] = []
         trust = Trust.CONTEXT
         exact = True
+        rng = thread.stack_range
+        if rng is not None and not rng[0] - 0x10000 <= sp <= rng[0] + rng[1]:
+            # The context cannot be this thread's (wine's writer substitutes the
+            # exception context into its own entry): scan the captured stack instead.
+            notes.append(
+                f"context sp 0x{sp:x} lies outside the thread's stack "
+                f"0x{rng[0]:x}-0x{rng[0] + rng[1]:x}; its stack was scanned instead"
+            )
+            lo, hi = rng[0], rng[0] + rng[1]
+            found = self._recover_start(_WalkState(lo, hi))
+            if found is None:
+                return Stack(thread.id, (), StackStatus.LOST, tuple(notes))
+            ip, sp = found
+            regs = {ipn: ip, spn: sp}
+            context = regs
+            trust, exact = Trust.SCAN, False
         seen: set[tuple[int, int]] = set()
         status = StackStatus.LOST
         state = _WalkState(lo, hi)
@@ -448,6 +489,44 @@ class StackWalker:
             ip, sp = new_ip, new_sp
         return Stack(thread.id, tuple(frames), status, tuple(notes))
 
+    def _recover_start(self, state: _WalkState) -> tuple[int, int] | None:
+        """Find where to start walking a stack whose context is unusable.
+
+        Candidates are validated return addresses, from the lowest stack
+        address up (at most :data:`MAX_RECOVERY_CANDIDATES`); the first one from
+        which unwind data alone reaches the thread's start is taken (deeper
+        leftovers of earlier calls rarely chain that far).
+
+        Returns:
+            ``(ip, sp)`` of the frame to start from, or None.
+        """
+        width = self.bits // 8
+        ipn, spn = ("rip", "rsp") if width == 8 else ("eip", "esp")
+        at = state.lo
+        fallback: tuple[int, int] | None = None
+        for _ in range(MAX_RECOVERY_CANDIDATES):
+            found = self._scan_from(at, state, (state.hi - at) // width)
+            if found is None:
+                return fallback
+            ip, slot = found
+            regs = {ipn: ip, spn: slot + width}
+            for _depth in range(256):
+                cur_ip, cur_sp = regs[ipn], regs[spn]
+                sym = self.symbolize(cur_ip - 1)
+                if sym.function in _THREAD_START_FUNCTIONS:
+                    return ip, slot + width
+                step = self._step(regs, cur_ip, cur_sp, False, sym, state, [], first=False,
+                                  cfi_only=True)
+                if step is None:
+                    break
+                regs = step[0]
+                if regs.get(ipn, 0) == 0:
+                    if fallback is None and _depth >= 2:
+                        fallback = (ip, slot + width)  # no thread-start name seen: keep looking
+                    break
+            at = slot + width
+        return fallback
+
     # -- one step ---------------------------------------------------------------------
 
     def _accept(
@@ -472,13 +551,14 @@ class StackWalker:
         notes: list[str],
         *,
         first: bool,
+        cfi_only: bool = False,
     ) -> tuple[dict[str, int], Trust, bool] | None:
         lookup = ip if exact else ip - 1
         if self.bits == 64:
             found = self._step_amd64(regs, ip, sp, lookup, sym, state, notes)
         else:
             found = self._step_x86(regs, sp, lookup, sym, state, notes)
-        if found is not None:
+        if found is not None or cfi_only:
             return found
         if sym.function in _THREAD_START_FUNCTIONS and not first:
             return None
