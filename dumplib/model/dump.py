@@ -317,8 +317,17 @@ class DumpFile:
     @cached_property
     def threads(self) -> ThreadList:
         """The threads (ThreadListStream, else ThreadExListStream), in dump order."""
-        names = self.thread_names
-        infos = {i.thread_id: i for i in self.thread_infos}
+        # names and thread infos decorate threads; a bad one must not hide the threads
+        try:
+            names = self.thread_names
+        except DumpError as exc:
+            self.warnings.append(f"thread names unavailable: {exc}")
+            names = {}
+        try:
+            infos = {i.thread_id: i for i in self.thread_infos}
+        except DumpError as exc:
+            self.warnings.append(f"thread infos unavailable: {exc}")
+            infos = {}
         return ThreadList(
             [
                 Thread(r, self._load_thread_context, names.get(r.thread_id), infos.get(r.thread_id))
@@ -506,7 +515,11 @@ class DumpFile:
                 getattr(self, name)
             except DumpError as exc:
                 problems.append(f"{name}: {exc}")
-        for t in self.threads:
+        try:
+            threads = list(self.threads)
+        except DumpError:
+            threads = []  # already reported above
+        for t in threads:
             try:
                 t.context  # noqa: B018 - decoding is the check
             except DumpError as exc:
