@@ -1,10 +1,12 @@
 """Bad input: corrupt or truncated PDBs raise only DumpError subclasses.
 
-Hypothesis mutates a real PDB (the x64 corpus file): it truncates it, and
+Hypothesis mutates real PDBs: it truncates the x64 corpus file and
 overwrites bytes inside the structures that matter (superblock, block map,
 stream directory, info, DBI, symbol records, module streams, /names, section
-headers). Reading everything from the result -- identity, publics,
-functions, line table, lookups -- must either work or raise a
+headers); in the x86 one, whose optimised code inlines heavily, it hits the
+TPI/IPI streams and the module streams holding inline sites. Reading
+everything from the result -- identity, publics, functions, line table,
+lookups with their inline frames -- must either work or raise a
 :class:`~dumplib.DumpError`; anything else (IndexError, struct.error,
 UnicodeDecodeError, a hang) fails the test.
 """
@@ -162,3 +164,57 @@ def test_errors_are_corrupt_dump_errors() -> None:
 
     assert issubclass(PdbError, CorruptDumpError)
     assert issubclass(PdbError, DumpError)
+
+
+INLINED = (CORPUS / "crash.pdb").read_bytes()
+
+
+def _inline_spans() -> tuple[list[tuple[int, int]], list[int]]:
+    msf = MsfFile.open(INLINED)
+    pdb = PdbFile.open(INLINED)
+    with_lines = [
+        m.symbol_stream for m in pdb.modules if m.symbol_stream is not None and m.c13_size
+    ]
+    wanted = [2, 4, *with_lines[:12]]
+    spans = []
+    for idx in wanted:
+        stream = msf.stream(idx)
+        for i, block in enumerate(stream.blocks[:3]):
+            spans.append(
+                (block * msf.block_size, min(msf.block_size, stream.size - i * msf.block_size))
+            )
+    probes = [r.rva for r in pdb.line_records][::5]
+    assert any(pdb.lookup(rva).inlines for rva in probes)  # type: ignore[union-attr]
+    return spans, probes
+
+
+INLINE_SPANS, INLINE_PROBES = _inline_spans()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(INLINE_SPANS), st.integers(0, 4095), st.binary(min_size=1, max_size=4)
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_mutated_inline_records_raise_only_dump_errors(
+    edits: list[tuple[tuple[int, int], int, bytes]],
+) -> None:
+    data = bytearray(INLINED)
+    for (start, length), at, value in edits:
+        pos = start + at % length
+        data[pos : pos + len(value)] = value
+    try:
+        pdb = PdbFile.open(bytes(data[: len(INLINED)]))
+        for rva in INLINE_PROBES:
+            pdb.lookup(rva)
+    except DumpError:
+        pass

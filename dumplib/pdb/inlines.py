@@ -437,6 +437,7 @@ class TypeStream:
         return kind, pos + 4, pos + 2 + reclen
 
     def cstring(self, pos: int, end: int) -> str:
+        """Return the NUL-terminated string at ``pos`` (stopping at ``end``)."""
         nul = self._data.find(b"\0", pos, end)
         return self._data[pos : nul if nul >= 0 else end].decode("utf-8", "replace")
 
