@@ -184,3 +184,31 @@ def test_same_results_from_path_bytes_and_file_object(name: str) -> None:
                 )
             )
     assert facts[0] == facts[1] == facts[2]
+
+
+def test_open_reads_only_header_and_directory() -> None:
+    import io
+
+    data = (RUST_MINIDUMP / "test.dmp").read_bytes()
+
+    class Counting(io.BytesIO):
+        """Records every (offset, size) read."""
+
+        def __init__(self, raw: bytes) -> None:
+            super().__init__(raw)
+            self.reads: list[tuple[int, int]] = []
+
+        def read(self, n: int | None = -1) -> bytes:
+            pos = self.tell()
+            out = super().read(n)
+            self.reads.append((pos, len(out)))
+            return out
+
+    f = Counting(data)
+    d = dumplib.open(f)
+    n = len(d.streams)
+    assert sorted(f.reads) == sorted([(0, 32), (d.header.stream_directory_rva, 12 * n)])
+    f.reads.clear()
+    assert d.exception is not None  # first use of a stream reads that stream only
+    entry = d.stream(dumplib.StreamType.ExceptionStream)
+    assert entry is not None and f.reads == [(entry.rva, entry.data_size)]
