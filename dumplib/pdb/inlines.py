@@ -391,50 +391,59 @@ def parse_inlinee_lines(
 class TypeStream:
     """Random access to the records of a TPI or IPI stream by type index.
 
-    The record offsets are found by one walk over the stream on first use.
+    Record offsets are found by walking the stream, only as far as the
+    highest index asked for so far.
     """
 
-    __slots__ = ("_begin", "_data", "_label", "_offsets")
+    __slots__ = ("_begin", "_count", "_data", "_label", "_next", "_offsets", "_stop")
 
     def __init__(self, data: bytes, label: str) -> None:
         self._data = data
         self._label = label
-        self._offsets: list[int] | None = None
-        self._begin = 0
+        self._offsets: list[int] = []
+        self._begin = self._count = self._next = self._stop = -1
 
-    def _index(self) -> list[int]:
-        if self._offsets is None:
-            data = self._data
-            if len(data) < 56:
-                raise PdbError("type stream header truncated", stream=self._label, offset=0)
-            _version, header_size, begin, end_index, record_bytes = struct.unpack_from(
-                "<IIIII", data, 0
-            )
-            if header_size < 56 or header_size + record_bytes > len(data) or end_index < begin:
-                raise PdbError("type stream header is impossible", stream=self._label, offset=0)
-            offsets: list[int] = []
-            pos, stop = header_size, header_size + record_bytes
-            while pos + 4 <= stop and len(offsets) < end_index - begin:
-                (reclen,) = struct.unpack_from("<H", data, pos)
-                if reclen < 2 or pos + 2 + reclen > stop:
-                    raise PdbError(
-                        f"type record length {reclen} is impossible", stream=self._label, offset=pos
-                    )
-                offsets.append(pos)
-                pos += 2 + reclen
-            self._begin = begin
-            self._offsets = offsets
-        return self._offsets
+    def _header(self) -> None:
+        data = self._data
+        if len(data) < 56:
+            raise PdbError("type stream header truncated", stream=self._label, offset=0)
+        _version, header_size, begin, end_index, record_bytes = struct.unpack_from(
+            "<IIIII", data, 0
+        )
+        if header_size < 56 or header_size + record_bytes > len(data) or end_index < begin:
+            raise PdbError("type stream header is impossible", stream=self._label, offset=0)
+        self._begin, self._count = begin, end_index - begin
+        self._next, self._stop = header_size, header_size + record_bytes
 
     def record(self, index: int) -> tuple[int, int, int] | None:
-        """Return (kind, payload start, payload end) of type ``index``, or None."""
-        offsets = self._index()
+        """Return (kind, payload start, payload end) of type ``index``, or None.
+
+        Raises:
+            PdbError: the stream header or a record length on the way is impossible.
+        """
+        if self._begin < 0:
+            if not self._data:
+                return None
+            self._header()
         i = index - self._begin
-        if not 0 <= i < len(offsets):
+        if not 0 <= i < self._count:
             return None
-        pos = offsets[i]
-        reclen, kind = struct.unpack_from("<HH", self._data, pos)
-        return kind, pos + 4, pos + 2 + reclen
+        offsets, data = self._offsets, self._data
+        pos, stop = self._next, self._stop
+        while len(offsets) <= i and pos + 4 <= stop:
+            (reclen,) = struct.unpack_from("<H", data, pos)
+            if reclen < 2 or pos + 2 + reclen > stop:
+                raise PdbError(
+                    f"type record length {reclen} is impossible", stream=self._label, offset=pos
+                )
+            offsets.append(pos)
+            pos += 2 + reclen
+        self._next = pos
+        if i >= len(offsets):
+            return None
+        at = offsets[i]
+        reclen, kind = struct.unpack_from("<HH", data, at)
+        return kind, at + 4, at + 2 + reclen
 
     def cstring(self, pos: int, end: int) -> str:
         """Return the NUL-terminated string at ``pos`` (stopping at ``end``)."""
