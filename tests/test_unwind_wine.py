@@ -13,6 +13,7 @@ moment walked with images from disk.
 
 from __future__ import annotations
 
+import itertools
 import json
 import lzma
 import shutil
@@ -170,7 +171,7 @@ def test_registers_of_caller_frames_are_recovered() -> None:
             frame.registers)
         assert frame.registers["rip"] == frame.ip and frame.registers["rsp"] == frame.sp
     # frames of 6000+ bytes: consecutive Recurse frames are at least that far apart
-    gaps = [b.sp - a.sp for a, b in zip(recurse, recurse[1:], strict=False)]
+    gaps = [b.sp - a.sp for a, b in itertools.pairwise(recurse)]
     assert min(gaps) >= 6000
 
 
