@@ -18,10 +18,15 @@ import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dumplib._exc import MemoryNotInDump
 from dumplib.format.records import MemoryInfo
+from dumplib.model.hexdump import HEXDUMP_MAX_BYTES, HexDump
 from dumplib.source import Source
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["Memory", "MemoryRegion"]
 
@@ -84,10 +89,9 @@ def _typed_reader(layout: struct.Struct, doc: str) -> Callable[[Memory, int], in
     bisect_right = bisect.bisect_right
 
     def read(self: Memory, address: int) -> int:
-        starts = self._starts
-        i = bisect_right(starts, address) - 1
-        if i >= 0 and address + size <= self._ends[i] and self._buf is not None:
-            value: int = unpack_from(self._buf, self._offs[i] + address - starts[i])[0]
+        i = bisect_right(self._starts, address) - 1
+        if i >= 0 and address + size <= self._fast_ends[i]:
+            value: int = unpack_from(self._view, address + self._deltas[i])[0]
             return value
         return self._unpack_slow(layout, address)
 
@@ -104,13 +108,16 @@ class Memory:
 
     __slots__ = (
         "_buf",
+        "_deltas",
         "_ends",
+        "_fast_ends",
         "_info",
         "_info_starts",
         "_offs",
         "_raw",
         "_src",
         "_starts",
+        "_view",
         "pointer_size",
         "warnings",
     )
@@ -132,6 +139,11 @@ class Memory:
         self._starts = starts
         self._ends = ends
         self._offs = offsets
+        # Hot-path helpers for the typed reads: file offset = address + delta; and
+        # ends that are -1 when the source has no buffer, so the fast path is skipped.
+        self._deltas = [o - s for s, o in zip(starts, offsets, strict=True)]
+        self._view = self._buf if self._buf is not None else memoryview(b"")
+        self._fast_ends = ends if self._buf is not None else [-1] * len(ends)
         self.pointer_size = pointer_size
         self._info = sorted(memory_info, key=lambda m: m.base_address)
         self._info_starts = [m.base_address for m in self._info]
@@ -317,6 +329,65 @@ class Memory:
         for s, e, o in zip(self._starts, self._ends, self._offs, strict=True):
             yield MemoryRegion(s, e - s, o, self.info(s))
 
+    def hexdump(self, address: int, size: int = 256, *, width: int = 16) -> HexDump:
+        """A hex view of ``size`` bytes at ``address`` with printable text beside.
+
+        Bytes the dump did not capture are shown as ``??`` (never raises for them).
+        In Jupyter the view renders as an HTML table (see :mod:`dumplib.views`).
+
+        Raises:
+            ValueError: ``size`` is negative or above ``HEXDUMP_MAX_BYTES``, or ``width`` < 1.
+        """
+        if not 0 <= size <= HEXDUMP_MAX_BYTES:
+            raise ValueError(f"hexdump size must be 0..{HEXDUMP_MAX_BYTES}, got {size}")
+        if width < 1:
+            raise ValueError("width must be positive")
+        parts: list[bytes] = []
+        missing: list[tuple[int, int]] = []
+        cur, end = address, address + size
+        while cur < end:
+            data = self.read_available(cur, end - cur)
+            parts.append(data)
+            cur += len(data)
+            if cur >= end:
+                break
+            i = bisect.bisect_right(self._starts, cur)
+            nxt = min(end, self._starts[i]) if i < len(self._starts) else end
+            missing.append((cur, nxt - cur))
+            parts.append(bytes(nxt - cur))
+            cur = nxt
+        return HexDump(address, b"".join(parts), tuple(missing), width)
+
+    def to_dataframe(self) -> pandas.DataFrame:
+        """The captured ranges as a pandas DataFrame, one row per :meth:`regions` entry.
+
+        Columns: ``start``, ``end``, ``size``, ``file_offset`` and, from the
+        MemoryInfoList when present (else missing values), ``allocation_base``,
+        ``state``, ``protect``, ``type``.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install dumplib[dataframe]``).
+        """
+        pd = _pandas()
+        rows = []
+        for r in self.regions():
+            info = r.info
+            rows.append({
+                "start": r.start, "end": r.end, "size": r.size, "file_offset": r.file_offset,
+                "allocation_base": info.allocation_base if info else None,
+                "state": info.state if info else None,
+                "protect": info.protect if info else None,
+                "type": info.type if info else None,
+            })
+        cols = ["start", "end", "size", "file_offset", "allocation_base", "state", "protect",
+                "type"]
+        frame = pd.DataFrame(rows, columns=cols)
+        for col in cols[:4]:
+            frame[col] = frame[col].astype("uint64")
+        for col in cols[4:]:
+            frame[col] = frame[col].astype("UInt64")
+        return frame
+
     @property
     def memory_info(self) -> list[MemoryInfo]:
         """The MemoryInfoList entries (all regions, captured or not), sorted by address."""
@@ -421,3 +492,14 @@ class Memory:
             for fut in futures:
                 found.update(fut.result())
         yield from sorted(found)
+
+
+def _pandas() -> object:
+    """Import pandas, or raise an ImportError naming the ``dataframe`` extra."""
+    try:
+        import pandas
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "to_dataframe() needs pandas: pip install 'dumplib[dataframe]'"
+        ) from exc
+    return pandas
