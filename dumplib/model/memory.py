@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from dumplib._exc import MemoryNotInDump
 from dumplib.format.records import MemoryInfo
-from dumplib.model.hexdump import HEXDUMP_MAX_BYTES, HexDump
+from dumplib.model.hexdump import HexDump, build_hexdump
+from dumplib.model.tables import regions_dataframe
 from dumplib.source import Source
 
 if TYPE_CHECKING:
@@ -338,55 +339,24 @@ class Memory:
         Raises:
             ValueError: ``size`` is negative or above ``HEXDUMP_MAX_BYTES``, or ``width`` < 1.
         """
-        if not 0 <= size <= HEXDUMP_MAX_BYTES:
-            raise ValueError(f"hexdump size must be 0..{HEXDUMP_MAX_BYTES}, got {size}")
-        if width < 1:
-            raise ValueError("width must be positive")
-        parts: list[bytes] = []
-        missing: list[tuple[int, int]] = []
-        cur, end = address, address + size
-        while cur < end:
-            data = self.read_available(cur, end - cur)
-            parts.append(data)
-            cur += len(data)
-            if cur >= end:
-                break
-            i = bisect.bisect_right(self._starts, cur)
-            nxt = min(end, self._starts[i]) if i < len(self._starts) else end
-            missing.append((cur, nxt - cur))
-            parts.append(bytes(nxt - cur))
-            cur = nxt
-        return HexDump(address, b"".join(parts), tuple(missing), width)
+
+        def next_start(a: int) -> int | None:
+            i = bisect.bisect_right(self._starts, a)
+            return self._starts[i] if i < len(self._starts) else None
+
+        return build_hexdump(self.read_available, next_start, address, size, width)
 
     def to_dataframe(self) -> pandas.DataFrame:
-        """The captured ranges as a pandas DataFrame, one row per :meth:`regions` entry.
+        """The captured ranges (:meth:`regions`) as a pandas DataFrame, one row each.
 
         Columns: ``start``, ``end``, ``size``, ``file_offset`` and, from the
         MemoryInfoList when present (else missing values), ``allocation_base``,
         ``state``, ``protect``, ``type``.
 
         Raises:
-            ImportError: pandas is not installed (``pip install dumplib[dataframe]``).
+            ImportError: pandas is not installed (``pip install 'dumplib[dataframe]'``).
         """
-        pd = _pandas()
-        rows = []
-        for r in self.regions():
-            info = r.info
-            rows.append({
-                "start": r.start, "end": r.end, "size": r.size, "file_offset": r.file_offset,
-                "allocation_base": info.allocation_base if info else None,
-                "state": info.state if info else None,
-                "protect": info.protect if info else None,
-                "type": info.type if info else None,
-            })
-        cols = ["start", "end", "size", "file_offset", "allocation_base", "state", "protect",
-                "type"]
-        frame = pd.DataFrame(rows, columns=cols)
-        for col in cols[:4]:
-            frame[col] = frame[col].astype("uint64")
-        for col in cols[4:]:
-            frame[col] = frame[col].astype("UInt64")
-        return frame
+        return regions_dataframe(self.regions())
 
     @property
     def memory_info(self) -> list[MemoryInfo]:
@@ -493,13 +463,3 @@ class Memory:
                 found.update(fut.result())
         yield from sorted(found)
 
-
-def _pandas() -> object:
-    """Import pandas, or raise an ImportError naming the ``dataframe`` extra."""
-    try:
-        import pandas
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "to_dataframe() needs pandas: pip install 'dumplib[dataframe]'"
-        ) from exc
-    return pandas

@@ -10,7 +10,7 @@ import bisect
 import datetime as _dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from dumplib.format.constants import Arch, ExceptionCode, PlatformId, ProductType
 from dumplib.format.context import Context
@@ -26,6 +26,9 @@ from dumplib.format.records import (
     ThreadRecord,
     UnloadedModuleRecord,
 )
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = [
     "ExceptionInfo",
@@ -253,6 +256,17 @@ class ThreadList(_RecordList[Thread]):
         """Thread ids in dump order."""
         return [t.id for t in self._items]
 
+    def to_dataframe(self) -> pandas.DataFrame:
+        """The threads as a pandas DataFrame (columns: see
+        :func:`dumplib.model.tables.threads_dataframe`).
+
+        Raises:
+            ImportError: pandas is not installed (``pip install 'dumplib[dataframe]'``).
+        """
+        from dumplib.model.tables import threads_dataframe
+
+        return threads_dataframe(self._items)
+
 
 @dataclass(frozen=True, slots=True)
 class Module:
@@ -387,6 +401,17 @@ class ModuleList(_RecordList[Module]):
     def main(self) -> Module | None:
         """The main executable: the first module, by minidump convention."""
         return self._items[0] if self._items else None
+
+    def to_dataframe(self) -> pandas.DataFrame:
+        """The modules as a pandas DataFrame (columns: see
+        :func:`dumplib.model.tables.modules_dataframe`).
+
+        Raises:
+            ImportError: pandas is not installed (``pip install 'dumplib[dataframe]'``).
+        """
+        from dumplib.model.tables import modules_dataframe
+
+        return modules_dataframe(self._items)
 
 
 class ExceptionInfo:
