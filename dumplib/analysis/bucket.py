@@ -20,6 +20,7 @@ from dumplib.analysis.model import ExceptionSummary
 from dumplib.analysis.patterns import (
     BOILERPLATE_START,
     DISPATCH_NOISE,
+    SYSTEM_MODULES,
     compile_all,
     frame_text,
     module_stem,
@@ -33,6 +34,7 @@ BUCKET_FRAMES = 3
 
 _NOISE = compile_all(DISPATCH_NOISE)
 _BOILERPLATE = compile_all(BOILERPLATE_START)
+_SYSTEM = frozenset(SYSTEM_MODULES)
 _DISPATCHER = re.compile(r"!KiUserExceptionDispatch(er)?$", re.IGNORECASE)
 
 
@@ -41,7 +43,7 @@ def meaningful_frames(stack: Stack | Sequence[Frame]) -> list[str]:
 
     Everything inside the exception dispatcher (frames inner to
     ``KiUserExceptionDispatcher``) is dropped, then raise/dispatch/debugger
-    frames and thread-start boilerplate.
+    frames, thread-start boilerplate and unnamed offsets in Windows DLLs.
     """
     frames = list(stack.frames if isinstance(stack, Stack) else stack)
     texts = [frame_text(f) for f in frames]
@@ -49,10 +51,14 @@ def meaningful_frames(stack: Stack | Sequence[Frame]) -> list[str]:
     for i, text in enumerate(texts):
         if _DISPATCHER.search(text):
             start = i + 1
-    return [
-        t for t in texts[start:]
-        if not any(p.search(t) for p in _NOISE) and not any(p.search(t) for p in _BOILERPLATE)
-    ]
+    out = []
+    for f, t in zip(frames[start:], texts[start:]):
+        if any(p.search(t) for p in _NOISE) or any(p.search(t) for p in _BOILERPLATE):
+            continue
+        if f.function is None and f.module is not None and f.module.name.lower() in _SYSTEM:
+            continue  # an unnamed offset in a Windows DLL changes with every patch
+        out.append(t)
+    return out
 
 
 def bucket_kind(exc: ExceptionSummary | None) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "CLR_EXCEPTION_V2",
     "CXX_EXCEPTION",
     "FAST_FAIL_CODES",
+    "GCC_CXX_EXCEPTION",
     "STATUS_ACCESS_VIOLATION",
     "STATUS_HEAP_CORRUPTION",
     "STATUS_IN_PAGE_ERROR",
@@ -30,6 +31,7 @@ __all__ = [
     "chance_from_comments",
     "cxx_thrown_types",
     "exception_kind",
+    "gcc_thrown_type",
     "managed_type_from_comments",
     "summarize_exception",
     "undecorate_type",
@@ -43,6 +45,9 @@ STATUS_STACK_BUFFER_OVERRUN = 0xC0000409  # __fastfail / GS failures
 STATUS_BREAKPOINT = 0x80000003
 STATUS_WX86_BREAKPOINT = 0x4000001F
 CXX_EXCEPTION = 0xE06D7363  # 'msc' | 0xE0000000
+GCC_CXX_EXCEPTION = 0x20474343  # STATUS_GCC_THROW: libgcc's SEH unwinder ('GCC ')
+_GNU_CXX_CLASS = 0x474E5543432B2B00  # _Unwind_Exception.exception_class "GNUCC++\0"
+_GNU_CXX_DEPENDENT = 0x474E5543432B2B01  # "GNUCC++\x01": std::rethrow_exception
 CLR_EXCEPTION = 0xE0434352  # 'CCR': .NET 4 and later
 CLR_EXCEPTION_V2 = 0xE0434F4D  # 'COM': .NET 1-3.5
 CXX_MAGICS = (0x19930520, 0x19930521, 0x19930522)
@@ -125,6 +130,7 @@ _KIND = {
     STATUS_HEAP_CORRUPTION: "heap_corruption",
     STATUS_STACK_BUFFER_OVERRUN: "fail_fast",
     CXX_EXCEPTION: "cxx",
+    GCC_CXX_EXCEPTION: "cxx",
     CLR_EXCEPTION: "clr",
     CLR_EXCEPTION_V2: "clr",
     STATUS_BREAKPOINT: "breakpoint",
@@ -216,6 +222,53 @@ def cxx_thrown_types(dump: DumpFile, parameters: Sequence[int]) -> tuple[str, ..
         return ()
 
 
+def _itanium_type(name: str) -> str:
+    """Demangle a libstdc++ type_info name: ``St13runtime_error`` -> ``std::runtime_error``."""
+    pos = 0
+    parts: list[str] = []
+    if name.startswith("St"):
+        parts.append("std")
+        pos = 2
+    elif name.startswith("N"):
+        pos = 1
+        if name.startswith("St", pos):
+            parts.append("std")
+            pos += 2
+    while pos < len(name) and name[pos].isdigit():
+        end = pos
+        while end < len(name) and name[end].isdigit():
+            end += 1
+        length = int(name[pos:end])
+        if length <= 0 or end + length > len(name):
+            return name
+        parts.append(name[end : end + length])
+        pos = end + length
+    return "::".join(parts) if len(parts) > (1 if parts[:1] == ["std"] else 0) else name
+
+
+def gcc_thrown_type(dump: DumpFile, parameters: Sequence[int]) -> str | None:
+    """The type thrown through libgcc's SEH unwinder (STATUS_GCC_THROW), when memory holds it.
+
+    ``parameters[0]`` points at the ``_Unwind_Exception`` inside libstdc++'s
+    ``__cxa_exception``; its ``exception_class`` must read ``"GNUCC++\0"``. The
+    ``std::type_info *`` sits ten pointers before it, and the type_info's name
+    (``St13runtime_error``) follows its vtable pointer.
+    """
+    if not parameters:
+        return None
+    mem = dump.memory
+    ps = dump.system.pointer_size
+    header = parameters[0]
+    try:
+        if mem.read_u64(header) != _GNU_CXX_CLASS:
+            return None
+        type_info = mem.read_pointer(header - 10 * ps)
+        raw = mem.read_cstring(mem.read_pointer(type_info + ps), _MAX_TYPE_NAME)
+    except DumpError:
+        return None
+    return _itanium_type(raw.lstrip("*")) if raw else None
+
+
 _MANAGED_TYPE = re.compile(r"\b((?:[A-Za-z_][\w`]*\.)+[A-Za-z_]\w*Exception)\b")
 _CLR_CODE_TEXT = re.compile(r"\b(E0434352|E0434F4D)\b", re.IGNORECASE)
 
@@ -239,25 +292,31 @@ def managed_type_from_comments(comments: Sequence[str]) -> str | None:
     return None
 
 
-_FIRST_CHANCE = re.compile(r"first[- ]chance|(?:^|\s)-e\s+1\b", re.IGNORECASE)
+_FIRST_CHANCE = re.compile(r"first[- ]chance", re.IGNORECASE)
 _SECOND_CHANCE = re.compile(r"second[- ]chance|unhandled exception", re.IGNORECASE)
+_FIRST_CHANCE_OPTION = re.compile(r"(?:^|\s)-e\s+1\b")
 
 
 def chance_from_comments(comments: Sequence[str]) -> tuple[str, str | None]:
     """First- or second-chance from procdump's comment text.
 
-    ``"First chance"`` or the ``-e 1`` option mean first chance; ``"Second
-    chance"`` / ``"Unhandled exception"`` mean second chance.
+    The line naming what triggered the dump decides: ``"First chance
+    exception"`` means first chance, ``"Second chance"`` / ``"Unhandled
+    exception"`` second chance. Without such a line, the ``-e 1`` option on
+    procdump's command line means the dump was taken at a first chance.
 
     Returns:
         (``"first"`` | ``"second"`` | ``"unknown"``, the comment line that told).
     """
-    for text in comments:
-        for line in text.splitlines() or [text]:
-            if _SECOND_CHANCE.search(line):
-                return "second", line.strip()
-            if _FIRST_CHANCE.search(line):
-                return "first", line.strip()
+    lines = [line.strip() for text in comments for line in text.splitlines()]
+    for line in lines:
+        if _SECOND_CHANCE.search(line):
+            return "second", line
+        if _FIRST_CHANCE.search(line):
+            return "first", line
+    for line in lines:
+        if _FIRST_CHANCE_OPTION.search(line):
+            return "first", line
     return "unknown", None
 
 
@@ -285,6 +344,8 @@ def summarize_exception(dump: DumpFile) -> ExceptionSummary | None:
     params = tuple(exc.parameters)
     kind = exception_kind(code)
     name = exc.name or name_of_exception(code)
+    if name is None and code == GCC_CXX_EXCEPTION:
+        name = "STATUS_GCC_THROW"
     module = dump.modules.find(exc.address)
     comments = list(dump.comments)
     chance, chance_source = chance_from_comments(comments)
@@ -304,6 +365,9 @@ def summarize_exception(dump: DumpFile) -> ExceptionSummary | None:
     elif kind == "fail_fast" and params:
         subcode = params[0]
         subcode_name = FAST_FAIL_CODES.get(subcode)
+    elif kind == "cxx" and code == GCC_CXX_EXCEPTION:
+        gcc = gcc_thrown_type(dump, params)
+        thrown = (gcc,) if gcc else ()
     elif kind == "cxx":
         thrown = cxx_thrown_types(dump, params)
     elif kind == "clr":

@@ -161,6 +161,10 @@ DISPATCH_NOISE: tuple[str, ...] = (
     r"ProcessCLRException|COMPlusFrameHandler|CPFH_\w+|HandleManagedFault|"
     r"FirstChanceManagedException\w*|NotifyDebuggerOfException|SafeRaise\w*)$",
     r"!(std::)?_?(Xbad_alloc|Xlength_error|Xout_of_range|Throw_bad_\w+)$",
+    r"!_Unwind_(RaiseException\w*|Resume\w*|ForcedUnwind)$",
+    r"!__cxa_(re)?throw$",
+    r"!_?_?gxx_personality\w*$",
+    r"!_GCC_specific_handler$",
     r"!_?_?report_gsfailure$",
     r"!_?_?fastfail$",
     r"!_?invoke_watson$",

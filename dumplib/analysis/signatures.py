@@ -94,8 +94,8 @@ _TOP_KEYS = {
 }
 _MATCH_KEYS = {
     "confidence", "process", "exception", "exception_code", "exception_type",
-    "faulting_module", "faulting_function", "chance", "module_vendor", "os_build", "os_version", "modules",
-    "unloaded_modules", "handles", "thread",
+    "faulting_module", "faulting_function", "chance", "module_vendor", "os_build",
+    "os_version", "modules", "unloaded_modules", "handles", "thread",
 }
 _THREAD_KEYS = {
     "faulting", "wait_state", "start_function", "frames", "frames_absent",

@@ -21,6 +21,9 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 #: Modules whose ``register`` adds subcommands, in the order shown by ``--help``.
 COMMAND_MODULES = [
     "dumplib.cli.basic",
+    "dumplib.cli.stack",
+    "dumplib.cli.analyze",
+    "dumplib.cli.err",
 ]
 
 
