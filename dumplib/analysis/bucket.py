@@ -52,7 +52,7 @@ def meaningful_frames(stack: Stack | Sequence[Frame]) -> list[str]:
         if _DISPATCHER.search(text):
             start = i + 1
     out = []
-    for f, t in zip(frames[start:], texts[start:]):
+    for f, t in zip(frames[start:], texts[start:], strict=True):
         if any(p.search(t) for p in _NOISE) or any(p.search(t) for p in _BOILERPLATE):
             continue
         if f.function is None and f.module is not None and f.module.name.lower() in _SYSTEM:
