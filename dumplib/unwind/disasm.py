@@ -14,7 +14,7 @@ pass the bytes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ __all__ = [
     "FaultExplanation",
     "Instruction",
     "disassemble",
+    "disassemble_around",
     "explain_fault",
     "follows_call",
 ]
@@ -94,6 +95,49 @@ def disassemble(code: bytes, address: int, *, bits: int = 64, count: int = 0) ->
         start = addr - address
         out.append(Instruction(addr, size, bytes(code[start : start + size]), mnemonic, op_str))
     return out
+
+
+def disassemble_around(
+    read: Callable[[int, int], bytes | None],
+    address: int,
+    *,
+    before: int = 4,
+    after: int = 6,
+    bits: int = 64,
+) -> list[Instruction]:
+    """Instructions around ``address``: up to ``before`` ahead of it, it, and ``after`` more.
+
+    x86 code cannot be decoded backwards, so decoding starts at each of the 48
+    bytes before ``address`` in turn; the earliest start whose instructions
+    land exactly on ``address`` wins.
+
+    Args:
+        read: ``read(address, size) -> bytes | None`` (None when not available).
+        address: the instruction to centre on.
+        before: instructions wanted ahead of it.
+        after: instructions wanted after it.
+        bits: 64 or 32.
+    """
+    tail = _read_prefix(read, address, 16 * (after + 1))
+    head: list[Instruction] = []
+    for back in range(48, 0, -1):
+        code = read(address - back, back)
+        if not code:
+            continue
+        decoded = disassemble(code, address - back, bits=bits)
+        if decoded and decoded[-1].address + decoded[-1].size == address:
+            head = decoded[-before:] if before else []
+            break
+    return head + disassemble(tail, address, bits=bits, count=after + 1)
+
+
+def _read_prefix(read: Callable[[int, int], bytes | None], address: int, size: int) -> bytes:
+    while size >= 1:
+        data = read(address, size)
+        if data:
+            return data
+        size //= 2
+    return b""
 
 
 def _maybe_call(before: bytes, length: int, bits: int) -> bool:

@@ -1,0 +1,231 @@
+"""The ``stack`` and ``disasm`` commands.
+
+``dumplib stack FILE [--thread TID | --all] [--symbols S]... [--json]`` walks
+stacks: by default the faulting thread of a crash dump (from the exception's
+context), or every thread of a dump without an exception.
+
+``dumplib disasm FILE [--address A] [--count N] [--symbols S]... [--json]``
+disassembles around an address, by default the faulting instruction, with a
+sentence saying what it did ("write to [rdx] with rdx = 0x0 -> address 0x0").
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from dumplib._exc import DumpError
+from dumplib.cli.common import EXIT_OK, EXIT_USAGE, add_dump_args, console, emit_json, fail
+from dumplib.dump import Dump
+from dumplib.model.dump import DumpWarning
+from dumplib.samples import sample_path
+from dumplib.unwind.disasm import FaultExplanation, Instruction, disassemble_around
+from dumplib.unwind.frames import Frame, Stack
+
+__all__ = ["frame_json", "register", "stack_json", "stack_table"]
+
+
+def frame_json(frame: Frame) -> dict[str, Any]:
+    """One frame as JSON (the fields of API.md plus index, source and status fields)."""
+    return {
+        "index": frame.index,
+        "ip": frame.ip,
+        "sp": frame.sp,
+        "module": frame.module.name if frame.module else None,
+        "function": frame.function,
+        "offset": frame.offset,
+        "trust": frame.trust.value,
+        "source_file": frame.source_file,
+        "source_line": frame.source_line,
+    }
+
+
+def stack_json(stack: Stack) -> dict[str, Any]:
+    """One thread's stack as JSON: id, status, notes and frames."""
+    return {
+        "id": stack.thread_id,
+        "status": stack.status.value,
+        "notes": list(stack.notes),
+        "frames": [frame_json(f) for f in stack.frames],
+    }
+
+
+def stack_table(stack: Stack, title: str) -> Table:
+    """A table of one stack for people."""
+    table = Table(title=Text(title), title_justify="left")
+    for col in ("#", "ip", "sp", "location", "trust"):
+        table.add_column(col, justify="right" if col == "#" else "left",
+                         no_wrap=col != "location")
+    for f in stack.frames:
+        src = f" [{f.source_file}:{f.source_line}]" if f.source_file else ""
+        table.add_row(f"{f.index:02d}", f"0x{f.ip:x}", f"0x{f.sp:x}", Text(f.location + src),
+                      f.trust.value)
+    return table
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _select(dump: Dump, args: argparse.Namespace) -> list[int]:
+    if args.thread is not None:
+        if dump.threads.get(args.thread) is None:
+            raise _UsageError(f"no thread {args.thread} (0x{args.thread:x}) in the dump; "
+                              f"threads: {', '.join(str(i) for i in dump.threads.ids)}")
+        return [args.thread]
+    exc = dump.exception
+    if not args.all and exc is not None and dump.threads.get(exc.thread_id) is not None:
+        return [exc.thread_id]
+    return list(dump.threads.ids)
+
+
+def _stack(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    ids = _select(dump, args)
+    stacks = [dump.stack(tid, args.symbols, max_frames=args.max_frames) for tid in ids]
+    if args.json:
+        return {"threads": [stack_json(s) for s in stacks]}
+    exc = dump.exception
+    for s in stacks:
+        thread = dump.threads.get(s.thread_id)
+        name = f" {thread.name!r}" if thread is not None and thread.name else ""
+        faulting = " (faulting, from the exception context)" if (
+            exc is not None and exc.thread_id == s.thread_id) else ""
+        console.print(stack_table(s, f"thread {s.thread_id} (0x{s.thread_id:x}){name}{faulting}"
+                                     f" -- {s.status.value}, {len(s.frames)} frames"))
+        for note in s.notes:
+            console.print(f"  note: {note}", markup=False)
+    return None
+
+
+def _instruction_json(i: Instruction, fault_ip: int | None) -> dict[str, Any]:
+    return {
+        "address": i.address,
+        "size": i.size,
+        "bytes": i.raw.hex(),
+        "text": i.text,
+        "fault": i.address == fault_ip,
+    }
+
+
+def _explanation_json(why: FaultExplanation | None) -> dict[str, Any] | None:
+    if why is None:
+        return None
+    return {
+        "instruction": why.instruction.text,
+        "access": why.access,
+        "operand": why.operand,
+        "registers": dict(why.registers),
+        "address": why.address,
+        "fault_address": why.fault_address,
+        "matches": why.matches,
+        "text": why.text,
+    }
+
+
+def _disasm(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    walker = dump.stack_walker(args.symbols)
+    fault_ip: int | None = None
+    why: FaultExplanation | None = None
+    exc = dump.exception
+    if exc is not None:
+        ctx = exc.context
+        fault_ip = ctx.ip if ctx is not None else exc.address
+    address = args.address if args.address is not None else fault_ip
+    if address is None:
+        raise _UsageError("the dump has no exception: give --address")
+    if args.address is None:
+        why = dump.explain_fault(args.symbols)
+        listing = disassemble_around(walker.code, address, before=args.count // 2,
+                                     after=args.count - args.count // 2 - 1, bits=walker.bits)
+    else:
+        listing = dump.disassemble(address, args.count, symbols=args.symbols)
+    if args.json:
+        return {
+            "address": address,
+            "instructions": [_instruction_json(i, fault_ip) for i in listing],
+            "explanation": _explanation_json(why),
+        }
+    if not listing:
+        console.print(f"no code bytes at 0x{address:x} (not in the dump; try --symbols)")
+    for i in listing:
+        frame = walker.symbolize(i.address)
+        where = f"{frame.module.name}+0x{i.address - frame.module.base:x}" if frame.module else ""
+        mark = "=>" if i.address == fault_ip else "  "
+        console.print(f"{mark} 0x{i.address:x} {where:<24} {i.raw.hex():<20} {i.text}",
+                      markup=False)
+    if why is not None:
+        console.print(f"\n{why.text}", markup=False)
+    return None
+
+
+def _run(args: argparse.Namespace, body: Any) -> int:
+    """Like :func:`dumplib.cli.common.run_on_dump`, plus usage errors found once the
+    dump is open (an unknown thread id): one line on stderr, exit status 2, no JSON."""
+    try:
+        path = str(sample_path(args.sample)) if args.sample else args.file
+    except FileNotFoundError as exc:
+        return fail(str(exc))
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DumpWarning)
+        try:
+            with Dump(path) as dump:
+                doc = body(args, dump, console())
+                notes = list(dump.warnings)
+        except _UsageError as exc:
+            sys.stderr.write(f"dumplib: error: {exc}\n")
+            return EXIT_USAGE
+        except DumpError as exc:
+            return fail(str(exc))
+        except BrokenPipeError:
+            return EXIT_OK
+    for note in notes:
+        sys.stderr.write(f"dumplib: warning: {note}\n")
+    if args.json:
+        try:
+            emit_json(doc)
+        except BrokenPipeError:
+            return EXIT_OK
+    return EXIT_OK
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def register(sub: Any) -> None:
+    """Add the ``stack`` and ``disasm`` subcommands."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "stack", help="walk thread stacks (unwind data, frame pointers, validated scanning)",
+        description="Walk thread stacks. Default: the faulting thread of a crash dump, "
+                    "else every thread.")
+    add_dump_args(p)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--thread", type=_int, metavar="TID", help="only this thread (id)")
+    which.add_argument("--all", action="store_true", help="every thread")
+    p.add_argument("--symbols", action="append", default=[], metavar="S",
+                   help="symbol directory, file or _NT_SYMBOL_PATH string (repeatable)")
+    p.add_argument("--max-frames", type=int, default=100_000, metavar="N",
+                   help="most frames per thread (default 100000)")
+    p.set_defaults(run=lambda args: _run(args, _stack))
+
+    d: argparse.ArgumentParser = sub.add_parser(
+        "disasm", help="disassemble around the faulting instruction (or an address)",
+        description="Disassemble with capstone; by default around the faulting instruction, "
+                    "with an explanation of what it accessed.")
+    add_dump_args(d)
+    d.add_argument("--address", type=_int, metavar="A", help="start here instead")
+    d.add_argument("--count", type=int, default=10, metavar="N",
+                   help="instructions to show (default 10)")
+    d.add_argument("--symbols", action="append", default=[], metavar="S",
+                   help="where to find images when the dump lacks the code bytes")
+    d.set_defaults(run=lambda args: _run(args, _disasm))
