@@ -296,3 +296,53 @@ def test_random_call_chains(chain: list[str], seed: int) -> None:
 
 def test_nonvolatile_names() -> None:
     assert len(NONVOLATILE) == 8
+
+
+NTDLL_BASE = 0x7FFA_0000_0000
+
+
+def test_frames_cross_kiuserexceptiondispatcher(image: SynthImage) -> None:
+    """Case B: a thread stopped in the exception dispatch (a first-chance dump)
+    continues, through the CONTEXT the kernel pushed, into the faulting code."""
+    from dumplib.builder._context import encode_context
+
+    ntdll = build_image([
+        SynthFunction("KiUserExceptionDispatcher", [], calls=1),
+        SynthFunction("RtlDispatchException", [("push", RBX, 0), ("push", RSI, 0),
+                                               ("alloc", 0x58, 0)]),
+        SynthFunction("NtWaitForSingleObject", [("alloc", 0x28, 0)]),
+    ], NTDLL_BASE, name="ntdll.dll")
+    sim = Simulator(image, STACK_TOP, seed=21)
+    sim.image = SynthImage(0, b"", 0, {**image.functions, **ntdll.functions}, [])
+    sim.start("outer")
+    sim.call_from("outer", 0, "saves")
+    fault_ip = image.functions["saves"].restores_at
+    sim._snapshot("saves", fault_ip, interrupted=True)
+    faulting = dict(sim.regs, rip=fault_ip)
+    # the kernel builds the CONTEXT (and the EXCEPTION_RECORD above it) below the faulting rsp
+    ctx_at = (sim.regs["rsp"] - 0x600) & ~0xF
+    sim._write(ctx_at, encode_context("amd64", faulting))
+    sim.regs["rsp"] = ctx_at
+    sim.call_from("KiUserExceptionDispatcher", 0, "RtlDispatchException")
+    sim.call_from("RtlDispatchException", 1, "NtWaitForSingleObject")
+    ctx = sim.stop_in_body("NtWaitForSingleObject")
+    b = DumpBuilder("amd64")
+    start, data = sim.stack_bytes()
+    b.add_thread(7, context=ctx, stack=data, stack_start=start)
+    for img, path in ((image, r"C:\synth\synth.dll"), (ntdll, r"C:\Windows\System32\ntdll.dll")):
+        b.add_module(path, base=img.base, size=img.size, time_date_stamp=img.timestamp)
+        b.add_memory(img.base, img.data)
+    with dumplib.open(b.to_bytes()) as dump:
+        stack = dump.stack(7)
+    expected = sim.expected()
+    assert [(f.function, f.ip, f.sp) for f in stack.frames] == [
+        (e.function, e.ip, e.sp) for e in expected]
+    names = [f.function for f in stack.frames]
+    crossing = names.index("KiUserExceptionDispatcher")
+    assert stack.frames[crossing].sp == ctx_at
+    after = stack.frames[crossing + 1]
+    assert after.function == "saves" and after.trust is Trust.CONTEXT
+    # every register of the faulting frame comes from the pushed CONTEXT
+    assert after.registers["rax"] == faulting["rax"]
+    assert after.registers["r11"] == faulting["r11"]
+    assert stack.status is dumplib.unwind.StackStatus.COMPLETE

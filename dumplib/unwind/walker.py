@@ -484,7 +484,10 @@ class StackWalker:
                 notes.append(f"cycle at ip 0x{new_ip:x} sp 0x{new_sp:x}")
                 break
             seen.add((new_ip, new_sp))
-            regs = {k: new_regs[k] for k in keep if k in new_regs}
+            if trust is Trust.CONTEXT:
+                regs = dict(new_regs)  # a whole CONTEXT record: every register is known
+            else:
+                regs = {k: new_regs[k] for k in keep if k in new_regs}
             regs[ipn], regs[spn] = new_ip, new_sp
             ip, sp = new_ip, new_sp
         return Stack(thread.id, tuple(frames), status, tuple(notes))
