@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import dumplib
 from dumplib.builder import DumpBuilder
+from dumplib.unwind import Stack, StackStatus
 from dumplib.unwind.postfix import MAX_TOKENS, PostfixError, evaluate_expression, run_program
 from dumplib.unwind.synth import SynthFunction, build_image
 
@@ -33,7 +34,7 @@ IMAGE = build_image(FUNCTIONS, BASE)
 RDATA = min(r[2] for r in IMAGE.runtime_functions)
 
 
-def _walk(image: bytes, stack: bytes, regs: dict[str, int]) -> dumplib.unwind.Stack:
+def _walk(image: bytes, stack: bytes, regs: dict[str, int]) -> Stack:
     b = DumpBuilder("amd64")
     b.add_thread(1, context=regs, stack=stack, stack_start=STACK)
     b.add_module(r"C:\x\synth.dll", base=BASE, size=len(image), time_date_stamp=IMAGE.timestamp)
@@ -42,7 +43,7 @@ def _walk(image: bytes, stack: bytes, regs: dict[str, int]) -> dumplib.unwind.St
         return dump.stack(1)
 
 
-def _sane(stack: dumplib.unwind.Stack, stack_size: int) -> None:
+def _sane(stack: Stack, stack_size: int) -> None:
     sps = [f.sp for f in stack.frames]
     assert all(a < b for a, b in itertools.pairwise(sps))
     assert len(stack.frames) <= stack_size // 8 + 2
@@ -93,7 +94,7 @@ def test_no_context_and_unsupported_arch() -> None:
     b.add_thread(1, context={"pc": 0x1000, "sp": 0x2000}, stack=bytes(64), stack_start=0x2000)
     with dumplib.open(b.to_bytes()) as dump:
         stack = dump.stack(1)
-    assert stack.status is dumplib.unwind.StackStatus.NO_CONTEXT and not stack.frames
+    assert stack.status is StackStatus.NO_CONTEXT and not stack.frames
 
 
 def test_x86_frame_pointer_chain() -> None:
@@ -175,7 +176,8 @@ def test_cfi_expressions_by_hand() -> None:
 ])
 def test_bad_programs_raise_postfix_error(program: str) -> None:
     with pytest.raises(PostfixError):
-        run_program(program, {"$esp": 0}, {}.__getitem__)
+        empty: dict[int, int] = {}
+        run_program(program, {"$esp": 0}, empty.__getitem__)
 
 
 def test_unreadable_dereference_is_a_postfix_error() -> None:
