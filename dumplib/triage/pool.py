@@ -1,0 +1,271 @@
+"""A supervised pool of triage worker processes with a per-dump time limit.
+
+Each worker is a plain subprocess (``python -m dumplib.triage._child``) that
+opens the dumps itself: only paths go in and small rows come out. The
+supervisor gives each worker one dump at a time; a worker that takes longer
+than the time limit is killed, a worker that dies is noticed, and in both
+cases the dump gets an error row (``ERROR/timeout`` or ``ERROR/worker-died``,
+with the time limit or exit status and the last lines the worker wrote on
+stderr), a fresh worker is started and the run goes on.
+
+Plain subprocesses rather than :mod:`multiprocessing` because they can be
+started from anywhere, including from inside Dask worker processes (which
+are daemonic and may not fork ``multiprocessing`` children).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from typing import IO, Any
+
+from dumplib.triage.discover import DumpRef
+from dumplib.triage.rows import TriageRow
+from dumplib.triage.worker import Skipped, WorkerConfig, error_row
+
+__all__ = ["DEFAULT_TIMEOUT", "WorkerPool", "WorkerStartError"]
+
+#: Seconds one dump may take (reading, hashing and analysis) before its worker is killed.
+DEFAULT_TIMEOUT = 120.0
+#: Seconds a worker may take to start (import dumplib, load the signatures).
+START_TIMEOUT = 120.0
+_STDERR_TAIL = 8
+
+#: What the pool yields per dump: its ref and row (or :class:`Skipped`).
+Result = tuple[DumpRef, TriageRow | Skipped]
+
+
+class WorkerStartError(RuntimeError):
+    """A triage worker process could not be started (broken install, bad interpreter)."""
+
+
+class _Child:
+    """One worker subprocess, its reader threads and the task it holds."""
+
+    def __init__(self, index: int, cfg_line: bytes, events: queue.Queue[Any],
+                 python: str) -> None:
+        self.index = index
+        self.proc = subprocess.Popen(
+            [python, "-m", "dumplib.triage._child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.ready = False
+        self.started_at = time.monotonic()
+        self.task: tuple[int, DumpRef] | None = None
+        self.deadline = 0.0
+        self.sha256: str | None = None
+        self.size: int | None = None
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stderr is not None
+        self.stdin: IO[bytes] = self.proc.stdin
+        threading.Thread(target=self._read_out, args=(self.proc.stdout, events),
+                         daemon=True).start()
+        threading.Thread(target=self._read_err, args=(self.proc.stderr,), daemon=True).start()
+        self.send(cfg_line)
+
+    def _read_out(self, stream: IO[bytes], events: queue.Queue[Any]) -> None:
+        for line in stream:
+            try:
+                events.put((self, json.loads(line)))
+            except ValueError:
+                self.stderr_tail.append(line.decode(errors="replace").rstrip())
+        events.put((self, None))
+
+    def _read_err(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            self.stderr_tail.append(line.decode(errors="replace").rstrip())
+
+    def send(self, line: bytes) -> bool:
+        try:
+            self.stdin.write(line)
+            self.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def assign(self, ident: int, ref: DumpRef, timeout: float) -> bool:
+        self.task = (ident, ref)
+        self.sha256 = self.size = None
+        self.deadline = time.monotonic() + timeout
+        doc = {"id": ident, "ref": asdict(ref)}
+        return self.send(json.dumps(doc).encode() + b"\n")
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def tail(self) -> str:
+        lines = [x for x in list(self.stderr_tail) if x.strip()]
+        return lines[-1] if lines else ""
+
+
+class WorkerPool:
+    """Run :func:`~dumplib.triage.worker.analyse` over many dumps in worker processes.
+
+    Args:
+        jobs: worker processes (at least 1).
+        cfg: the configuration every worker gets.
+        timeout: seconds one dump may take before its worker is killed.
+        python: the interpreter to start workers with (this one by default).
+    """
+
+    def __init__(self, jobs: int, cfg: WorkerConfig, *, timeout: float = DEFAULT_TIMEOUT,
+                 python: str | None = None) -> None:
+        self.jobs = max(1, int(jobs))
+        self.cfg = cfg
+        self.timeout = float(timeout)
+        self.python = python or sys.executable
+        self._cfg_line = json.dumps(cfg.to_json()).encode() + b"\n"
+
+    def run(self, refs: Iterable[DumpRef]) -> Iterator[Result]:
+        """Analyse ``refs``; yields ``(ref, row or Skipped)`` as each finishes.
+
+        Raises:
+            WorkerStartError: a worker could not even start (twice in a row).
+        """
+        todo = iter(enumerate(refs))
+        events: queue.Queue[Any] = queue.Queue()
+        children: list[_Child] = []
+        failed_starts = 0
+        exhausted = False
+
+        def spawn(index: int) -> _Child:
+            child = _Child(index, self._cfg_line, events, self.python)
+            if index < len(children):
+                children[index] = child
+            else:
+                children.append(child)
+            return child
+
+        def feed(child: _Child) -> None:
+            nonlocal exhausted
+            if exhausted:
+                child.task = None
+                child.finish()
+                return
+            nxt = next(todo, None)
+            if nxt is None:
+                exhausted = True
+                child.task = None
+                child.finish()
+                return
+            child.assign(nxt[0], nxt[1], self.timeout)
+
+        try:
+            for i in range(self.jobs):
+                spawn(i)
+            while True:
+                live = [c for c in children if c.task is not None or not c.ready]
+                if not live:
+                    break
+                now = time.monotonic()
+                deadlines = [c.deadline if c.ready else c.started_at + START_TIMEOUT
+                             for c in live]
+                wait = max(0.0, min(deadlines) - now)
+                try:
+                    child, msg = events.get(timeout=wait)
+                except queue.Empty:
+                    child, msg = None, None
+                if child is not None and child is not children[child.index]:
+                    continue  # a message from a worker already replaced
+                if child is not None and msg is not None:
+                    event = msg.get("event")
+                    if event == "ready":
+                        child.ready = True
+                        failed_starts = 0
+                        feed(child)
+                    elif child.task is not None and msg.get("id") == child.task[0]:
+                        if event == "start":
+                            child.sha256 = msg.get("sha256")
+                            child.size = msg.get("size")
+                        elif event in ("row", "skip"):
+                            ref = child.task[1]
+                            row: TriageRow | Skipped = (
+                                TriageRow.from_json(msg["row"]) if event == "row"
+                                else Skipped(str(msg["sha256"]), int(msg["size"]))
+                            )
+                            child.task = None
+                            yield ref, row
+                            feed(child)
+                    continue
+                if child is not None:  # end of output: the worker died
+                    yield from self._died(child, spawn)
+                    if not child.ready:
+                        failed_starts += 1
+                        if failed_starts >= 2:
+                            raise WorkerStartError(
+                                f"triage worker could not start: {child.tail() or 'no message'}"
+                            )
+                    continue
+                now = time.monotonic()
+                for c in list(children):
+                    if not c.ready and now >= c.started_at + START_TIMEOUT:
+                        c.kill()
+                        raise WorkerStartError("triage worker did not start in time")
+                    if c.ready and c.task is not None and now >= c.deadline:
+                        yield from self._timed_out(c, spawn)
+        finally:
+            for c in children:
+                if c.task is not None:
+                    c.kill()
+                elif c.proc.poll() is None:
+                    c.finish()
+
+    def _died(self, child: _Child, spawn: Any) -> Iterator[Result]:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(timeout=10)
+        code = child.proc.returncode
+        task = child.task
+        child.task = None
+        if task is None and child.ready:
+            return  # exited after its input closed
+        if task is not None:
+            ref = task[1]
+            detail = child.tail()
+            msg = f"worker process died (exit status {code}) while analysing this dump"
+            if detail:
+                msg += f": {detail}"
+            yield ref, error_row(ref, msg, size=child.size, sha256=child.sha256,
+                                 kind="worker-died")
+        self._replace(child, spawn)
+
+    def _timed_out(self, child: _Child, spawn: Any) -> Iterator[Result]:
+        task = child.task
+        assert task is not None
+        child.task = None
+        sha, size = child.sha256, child.size
+        child.kill()
+        ref = task[1]
+        yield ref, error_row(
+            ref,
+            f"timed out after {self.timeout:g} s (time limit per dump); worker killed",
+            size=size,
+            sha256=sha,
+            kind="timeout",
+        )
+        self._replace(child, spawn)
+
+    def _replace(self, child: _Child, spawn: Any) -> None:
+        # The replacement is fed when it reports ready (see run()).
+        spawn(child.index)
