@@ -104,7 +104,7 @@ WAIT_STATES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "critical_section",
         (
-            r"!(Rtlp?EnterCriticalSection\w*|RtlpWaitOnCriticalSection|EnterCriticalSection|"
+            r"!(Rtlp?EnterCriticalSection\w*|RtlpWait(On|For)CriticalSection|EnterCriticalSection|"
             r"RtlpWaitOnAddress\w*CriticalSection\w*)$",
         ),
     ),
