@@ -30,6 +30,8 @@ from dumplib.model.objects import (
     ThreadList,
     UnloadedModule,
 )
+from dumplib.triage.rows import TriageRow
+from dumplib.triage.run import TriageResult, triage
 
 if TYPE_CHECKING:
     from dumplib.analysis import Finding, Report, analyze
@@ -75,9 +77,12 @@ __all__ = [
     "System",
     "Thread",
     "ThreadList",
+    "TriageResult",
+    "TriageRow",
     "TruncatedError",
     "UnloadedModule",
     "__version__",
     "analyze",
     "open",
+    "triage",
 ]

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "dumplib.cli.stack",
     "dumplib.cli.analyze",
     "dumplib.cli.err",
+    "dumplib.cli.triage",
 ]
 
 

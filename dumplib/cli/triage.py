@@ -1,0 +1,176 @@
+"""``dumplib triage PATH...``: analyse a pile of dumps and group them by crash bucket.
+
+Prints a table of buckets (count, first and last dump time, processes,
+versions, an example path) with a progress bar while it works when stderr is
+a terminal (nothing extra in pipes); ``--json`` prints the summary as one
+JSON document instead. Rows go to ``--out FILE.jsonl`` or ``FILE.parquet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.table import Table
+
+from dumplib._exc import DumpError
+from dumplib.cli.common import EXIT_OK, EXIT_USAGE, console, emit_json, fail
+from dumplib.triage import DEFAULT_TIMEOUT, BucketSummary, TriageResult, WorkerStartError, triage
+
+__all__ = ["register", "summary_json", "summary_table"]
+
+
+def _when(t: int | None) -> str:
+    if t is None:
+        return "-"
+    return dt.datetime.fromtimestamp(t, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _few(items: tuple[str, ...], n: int = 3) -> str:
+    shown = ", ".join(items[:n])
+    return shown + (f" (+{len(items) - n})" if len(items) > n else "")
+
+
+def summary_table(result: TriageResult, buckets: list[BucketSummary]) -> Table:
+    """The bucket summary as a rich table."""
+    title = (f"{len(result)} dumps, {len(buckets)} buckets "
+             f"({result.analysed} analysed, {result.skipped} already known, "
+             f"{result.errors} unreadable)")
+    table = Table(title=title, title_justify="left")
+    table.add_column("Count", justify="right")
+    table.add_column("Bucket", overflow="fold")
+    table.add_column("First")
+    table.add_column("Last")
+    table.add_column("Processes", overflow="fold")
+    table.add_column("Versions", overflow="fold")
+    table.add_column("Example", overflow="fold")
+    for b in buckets:
+        example = b.example if b.error is None else f"{b.example}\n{b.error}"
+        table.add_row(str(b.count), b.bucket, _when(b.first_time), _when(b.last_time),
+                      _few(b.processes), _few(b.versions), example)
+    return table
+
+
+def summary_json(result: TriageResult, buckets: list[BucketSummary],
+                 rows: bool = False) -> dict[str, Any]:
+    """The summary as one JSON object (with every row when ``rows``)."""
+    doc: dict[str, Any] = {
+        "dumps": len(result),
+        "analysed": result.analysed,
+        "skipped": result.skipped,
+        "errors": result.errors,
+        "out": result.out,
+        "buckets": [b.to_json() for b in buckets],
+    }
+    if rows:
+        doc["rows"] = [r.to_json() for r in result]
+    return doc
+
+
+@contextmanager
+def _progress(show: bool) -> Iterator[Callable[[int, int], None] | None]:
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(),
+                   MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    task = bar.add_task("triage", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def _client(address: str) -> Any:
+    distributed = importlib.import_module("distributed")
+    return distributed.Client(address, timeout="30s")
+
+
+def _run(args: argparse.Namespace) -> int:
+    client = None
+    if args.dask:
+        try:
+            client = _client(args.dask)
+        except ImportError:
+            sys.stderr.write("dumplib: error: --dask needs the 'distributed' package "
+                             "(pip install 'dumplib[dask]')\n")
+            return EXIT_USAGE
+        except (OSError, TimeoutError) as exc:
+            return fail(f"cannot reach the Dask scheduler at {args.dask}: {exc}")
+    try:
+        with _progress(sys.stderr.isatty()) as progress:
+            result = triage(args.paths, jobs=args.jobs, client=client, out=args.out,
+                            symbols=args.symbols or [], timeout=args.timeout,
+                            modules=args.module or [], retry_errors=args.retry_errors,
+                            progress=progress)
+    except ValueError as exc:
+        sys.stderr.write(f"dumplib: error: {exc}\n")
+        return EXIT_USAGE
+    except ImportError as exc:
+        sys.stderr.write(f"dumplib: error: Parquet output needs pyarrow "
+                         f"(pip install 'dumplib[parquet]'): {exc}\n")
+        return EXIT_USAGE
+    except (DumpError, WorkerStartError) as exc:
+        return fail(str(exc))
+    finally:
+        if client is not None:
+            client.close()
+    buckets = result.summary()
+    try:
+        if args.json:
+            emit_json(summary_json(result, buckets, rows=args.rows))
+        else:
+            console().print(summary_table(result, buckets))
+    except BrokenPipeError:
+        pass
+    return EXIT_OK
+
+
+def _jobs(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return n
+
+
+def _seconds(text: str) -> float:
+    v = float(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return v
+
+
+def register(sub: Any) -> None:
+    """Add the ``triage`` command."""
+    help_text = "analyse many dumps in parallel and group them by crash bucket"
+    p: argparse.ArgumentParser = sub.add_parser("triage", help=help_text, description=help_text)
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="dump files and directories (.dmp, .mdmp, also .gz/.xz and .zip)")
+    p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                   help="worker processes (default: all cores; 0 = in this process)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on an existing Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--out", "-o", metavar="FILE",
+                   help="result file, .jsonl or .parquet; dumps already in it are skipped")
+    p.add_argument("--symbols", action="append", metavar="S",
+                   help="symbol path entry (directory, file, srv*CACHE*URL); repeatable")
+    p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"time limit per dump (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--module", action="append", metavar="NAME",
+                   help="also record this module's version in every row; repeatable")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="redo dumps whose stored row is an error")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--rows", action="store_true", help="with --json: include every row")
+    p.set_defaults(run=_run)
