@@ -269,7 +269,9 @@ def gcc_thrown_type(dump: DumpFile, parameters: Sequence[int]) -> str | None:
     return _itanium_type(raw.lstrip("*")) if raw else None
 
 
-_MANAGED_TYPE = re.compile(r"\b((?:[A-Za-z_][\w`]*\.)+[A-Za-z_]\w*Exception)\b")
+_MANAGED_TYPE = re.compile(
+    r"(?<![\w.])(?:[0-9A-Fa-f]{8}\.)?((?:[A-Za-z_][\w`]*\.)+[A-Za-z_]\w*Exception)\b"
+)
 _CLR_CODE_TEXT = re.compile(r"\b(E0434352|E0434F4D)\b", re.IGNORECASE)
 
 
