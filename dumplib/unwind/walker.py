@@ -152,6 +152,7 @@ class StackWalker:
         )
         self._mods: dict[int, _ModuleUnwind] = {}
         self._syms: dict[int, _Sym] = {}
+        self._returns: dict[int, bool] = {}
         self._dynamic: list[_DynamicTable] | None = None
         self._dynamic_starts: list[int] = []
         self.notes: list[str] = []
@@ -302,7 +303,15 @@ class StackWalker:
         )
 
     def _is_return_address(self, address: int) -> bool:
-        """A plausible return address: executable module memory right after a CALL."""
+        """A plausible return address: executable module memory right after a CALL (cached)."""
+        found = self._returns.get(address)
+        if found is None:
+            found = self._check_return_address(address)
+            if len(self._returns) < 1 << 20:
+                self._returns[address] = found
+        return found
+
+    def _check_return_address(self, address: int) -> bool:
         if address < 0x10000 or not self._is_code(address):
             return False
         module = self.modules.find(address)
