@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "dumplib.cli.analyze",
     "dumplib.cli.err",
     "dumplib.cli.triage",
+    "dumplib.cli.map",
 ]
 
 
