@@ -175,11 +175,7 @@ def _candidates(ctx: AnalysisContext, facts: ThreadFacts) -> list[tuple[int, str
     elif contexts:
         sp = contexts[0][1].sp
     if sp:
-        data = ctx.dump.memory.try_read(sp, _MAX_STACK_SCAN)
-        if data is None and thread is not None and thread.stack_range:
-            start, size = thread.stack_range
-            if start <= sp < start + size:
-                data = ctx.dump.memory.try_read(sp, min(_MAX_STACK_SCAN, start + size - sp))
+        data = ctx.dump.memory.read_available(sp, _MAX_STACK_SCAN)
         if data:
             fmt = "<Q" if ps == 8 else "<I"
             for off in range(0, len(data) - ps + 1, ps):

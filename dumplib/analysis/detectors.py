@@ -108,7 +108,7 @@ def waited_critical_section(ctx: AnalysisContext, facts: ThreadFacts) -> Critica
         try:
             c = thread.context
             candidates += [v for r in _REGS.get(ps, ()) if isinstance(v := c.get(r), int) and v]
-            data = ctx.dump.memory.try_read(c.sp, _MAX_SCAN)
+            data = ctx.dump.memory.read_available(c.sp, _MAX_SCAN)
             if data:
                 fmt = "<Q" if ps == 8 else "<I"
                 candidates += [
