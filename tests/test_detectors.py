@@ -281,7 +281,7 @@ def test_application_frame_on_the_thread_is_not_case_b() -> None:
     assert report.finding("clr-double-io-completion") is None
 
 
-# -- case A's blocked network threads ----------------------------------------------------------------
+# -- case A's blocked network threads ------------------------------------------------------
 
 DUMP_TIME = 1_700_000_000
 NET_WAIT = [("ntdll.dll", "NtWaitForSingleObject"), ("ws2_32.dll", "recv"),
