@@ -86,3 +86,24 @@ __all__ = [
     "open",
     "triage",
 ]
+
+
+def _register_with_ipython() -> None:
+    """Give IPython HTML views of dumplib's objects when dumplib is imported inside it.
+
+    (Imported before IPython? Call ``dumplib.views.register_ipython()`` or
+    ``%load_ext dumplib.views``.)
+    """
+    import sys
+
+    if "IPython" not in sys.modules:
+        return
+    try:
+        from dumplib.views import register_ipython
+
+        register_ipython()
+    except Exception:  # an unusual shell must never break ``import dumplib``
+        return
+
+
+_register_with_ipython()

@@ -18,6 +18,8 @@ from dumplib.model.objects import Thread
 from dumplib.source import Source, SourceLike
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from dumplib.unwind.disasm import FaultExplanation, Instruction
     from dumplib.unwind.frames import Stack
     from dumplib.unwind.walker import StackWalker
@@ -150,6 +152,20 @@ class Dump(DumpFile):
             access_code=params[0] if is_av else None,
             fault_address=params[1] if is_av else None,
         )
+
+    # -- views for people (dumplib.views, imported on first use) ---------------------
+
+    def _repr_html_(self) -> str:
+        """The summary card in Jupyter: process, OS, arch, dump type, exception, counts."""
+        from dumplib.views.html import dump_html
+
+        return dump_html(self)
+
+    def __rich__(self) -> RenderableType:
+        """The summary card on a rich console."""
+        from dumplib.views.console import dump_renderable
+
+        return dump_renderable(self)
 
 
 def _prefix(walker: StackWalker, address: int, size: int) -> bytes:

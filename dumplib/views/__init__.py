@@ -248,6 +248,7 @@ _IPYTHON_TYPES = [
     ("dumplib.model.hexdump", "HexDump"),
     ("dumplib.unwind.frames", "Stack"),
     ("dumplib.analysis.model", "Report"),
+    ("dumplib.triage.run", "TriageResult"),
 ]
 
 
