@@ -34,6 +34,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 import dumplib
 from dumplib.builder import DumpBuilder, Sparse
+from dumplib.unwind import StackStatus
 from dumplib.unwind.synth import Simulator, SynthFunction, build_image
 
 THREADS = 200
@@ -96,8 +97,8 @@ def _walk(path: Path) -> int:
 
 def test_walk_all_threads(benchmark: BenchmarkFixture, built: Built) -> None:
     benchmark.group = "stack walk: 200 threads, full-memory dump"
-    total = benchmark.pedantic(_walk, args=(built.path,), rounds=5, iterations=1,
-                               warmup_rounds=1)
+    total: int = benchmark.pedantic(  # type: ignore[no-untyped-call]
+        _walk, args=(built.path,), rounds=5, iterations=1, warmup_rounds=1)
     assert total == built.frames
     stats = benchmark.stats.stats if benchmark.stats is not None else None
     if stats is not None and stats.min:
@@ -109,7 +110,7 @@ def test_walk_is_complete(built: Built) -> None:
     with dumplib.open(built.path) as dump:
         stacks = dump.stacks()
     assert len(stacks) == THREADS
-    assert all(s.status is dumplib.unwind.StackStatus.COMPLETE for s in stacks)
+    assert all(s.status is StackStatus.COMPLETE for s in stacks)
     assert all(f.trust.value in ("context", "cfi") for s in stacks for f in s.frames)
     assert sum(len(s.frames) for s in stacks) == built.frames
 
@@ -132,7 +133,7 @@ def test_lldb_bt_all(benchmark: BenchmarkFixture, built: Built) -> None:
         return proc.stdout.count("frame #")
 
     start = time.perf_counter()
-    frames = benchmark.pedantic(run, rounds=2, iterations=1)
+    frames: int = benchmark.pedantic(run, rounds=2, iterations=1)  # type: ignore[no-untyped-call]
     benchmark.extra_info["frames"] = frames
     benchmark.extra_info["wall_seconds_first"] = round(time.perf_counter() - start, 3)
     assert frames >= THREADS
