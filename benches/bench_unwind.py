@@ -28,6 +28,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
@@ -137,3 +138,21 @@ def test_lldb_bt_all(benchmark: BenchmarkFixture, built: Built) -> None:
     benchmark.extra_info["frames"] = frames
     benchmark.extra_info["wall_seconds_first"] = round(time.perf_counter() - start, 3)
     assert frames >= THREADS
+
+
+def test_walk_frame_pointer_chains(benchmark: BenchmarkFixture, large_dump: Any) -> None:
+    """build_large_dump's 200 threads: modules without .pdata, rbp chains whose return
+    addresses follow planted CALLs: every frame is validated by decoding the CALL."""
+    benchmark.group = "stack walk: frame pointers, build_large_dump 200 MB"
+    ld = large_dump("200MB")
+    total: int = benchmark.pedantic(  # type: ignore[no-untyped-call]
+        _walk, args=(Path(ld.path),), rounds=3, iterations=1, warmup_rounds=0)
+    stats = benchmark.stats.stats if benchmark.stats is not None else None
+    if stats is not None and stats.min:
+        benchmark.extra_info["frames"] = total
+        benchmark.extra_info["frames_per_second"] = round(total / stats.min)
+    with dumplib.open(ld.path) as dump:
+        stack = dump.stack(ld.thread_ids[1])
+    returns = set(ld.return_addresses)
+    assert all(f.ip in returns for f in stack.frames[1:])
+    assert len(stack.frames) >= ld.stacks[ld.thread_ids[1]][1] // 0x60
