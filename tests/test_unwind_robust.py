@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -186,3 +187,48 @@ def test_unreadable_dereference_is_a_postfix_error() -> None:
 
     with pytest.raises(PostfixError):
         evaluate_expression("$esp ^", {"$esp": 4}, deref, bits=32)
+
+
+# -- breakpad STACK CFI (no image anywhere: the .sym is the only unwind data) --------------
+
+
+@pytest.mark.parametrize("arch", ["x86", "amd64"])
+def test_breakpad_stack_cfi(arch: str, tmp_path: Path) -> None:
+    """Two functions described only by STACK CFI rules in a .sym found by PDB identity."""
+    import uuid
+
+    guid = uuid.UUID("12345678-9abc-def0-1122-334455667788")
+    key = f"{guid.hex.upper()}1"
+    w = 4 if arch == "x86" else 8
+    sp, ip, fp = ("esp", "eip", "ebp") if w == 4 else ("rsp", "rip", "rbp")
+    bx = "ebx" if w == 4 else "rbx"
+    base = 0x40_0000 if w == 4 else 0x1_4000_0000
+    sym = tmp_path / "app.pdb" / key / "app.sym"
+    sym.parent.mkdir(parents=True)
+    sym.write_text("\n".join([
+        f"MODULE windows {'x86' if w == 4 else 'x86_64'} {key} app.pdb",
+        "FUNC 1000 100 0 Inner",
+        "FUNC 1100 100 0 Outer",
+        f"STACK CFI INIT 1000 100 .cfa: ${sp} {w} + .ra: .cfa {w} - ^",
+        f"STACK CFI 1001 .cfa: ${sp} {2 * w} + ${fp}: .cfa {2 * w} - ^",
+        f"STACK CFI INIT 1100 100 .cfa: ${sp} {3 * w} + .ra: .cfa {w} - ^ ${bx}: .cfa {2 * w} - ^",
+        "",
+    ]))
+    stack_at = 0x12_0000
+    fmt = "<I" if w == 4 else "<Q"
+    # Inner (after its push of the frame pointer): [saved fp][return into Outer]
+    # Outer: [junk][saved bx][return 0 = thread start]
+    words = [0xAAAA, base + 0x1150, 0x5555, 0xBBBB, 0]
+    b = DumpBuilder(arch)  # type: ignore[arg-type]
+    b.add_thread(1, context={ip: base + 0x1005, sp: stack_at, fp: 0x1, bx: 0x2},
+                 stack=b"".join(struct.pack(fmt, v) for v in words), stack_start=stack_at)
+    b.add_module(r"C:\app\app.exe", base=base, size=0x2000, pdb70=("app.pdb", guid, 1))
+    with dumplib.open(b.to_bytes()) as dump:
+        stack = dump.stack(1, symbols=[str(tmp_path)])
+    assert [(f.function, f.ip, f.sp, f.trust.value) for f in stack.frames] == [
+        ("Inner", base + 0x1005, stack_at, "context"),
+        ("Outer", base + 0x1150, stack_at + 2 * w, "cfi"),
+    ]
+    assert stack.status is StackStatus.COMPLETE
+    assert stack.frames[1].registers[fp] == 0xAAAA
+    assert stack.frames[1].registers[bx] == 0x2  # Outer's own rule restores it for ITS caller
