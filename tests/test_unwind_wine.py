@@ -212,3 +212,29 @@ def test_stack_by_thread_id_and_unknown_id() -> None:
         assert dump.stack(tid).frames == dump.stack(dump.threads[0]).frames
         with pytest.raises(KeyError):
             dump.stack(0xDEAD)
+
+
+def test_live_context_crosses_kiuserexceptiondispatcher() -> None:
+    """Case B on a real dump: the overflowing thread's thread-list context is live
+    (in the vectored handler, waiting for the helper). Walking it must go through
+    ntdll's exception dispatch, cross KiUserExceptionDispatcher through the CONTEXT
+    on its stack, and land exactly on the faulting state the exception stream holds,
+    then continue with the very frames a walk from that context gives."""
+    _truth, runtime = _load("stackoverflow")
+    with dumplib.open(WINE / "stackoverflow" / "stackoverflow.dmp") as dump:
+        tid = runtime["faulting_thread"]
+        live = dump.stack(tid, symbols=_symbols("stackoverflow"), from_exception=False)
+        fault = dump.stack(tid, symbols=_symbols("stackoverflow"))
+        exc = dump.exception
+        assert exc is not None and exc.context is not None
+        names = [f.function for f in live.frames]
+        assert "DelegatingHandler" in names  # the vectored handler the program installed
+        at = names.index("KiUserExceptionDispatcher")
+        crossed = live.frames[at + 1]
+        assert crossed.trust is Trust.CONTEXT
+        assert (crossed.ip, crossed.sp) == (exc.context.ip, exc.context.sp)
+        assert crossed.ip == runtime["exception.address"]
+        assert crossed.registers["rax"] == exc.context["rax"]
+        assert [(f.ip, f.sp) for f in live.frames[at + 1:]] == [
+            (f.ip, f.sp) for f in fault.frames]
+        assert live.status is StackStatus.COMPLETE
