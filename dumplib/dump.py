@@ -79,8 +79,11 @@ class Dump(DumpFile):
 
         Raises:
             KeyError: no thread has that id.
+            ValueError: ``max_frames`` is below 1.
             SymbolError: a ``symbols=`` entry cannot be parsed.
         """
+        if max_frames < 1:
+            raise ValueError(f"max_frames must be at least 1, not {max_frames}")
         if isinstance(thread, int):
             found = self.threads.get(thread)
             if found is None:

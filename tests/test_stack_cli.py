@@ -99,3 +99,22 @@ def test_bad_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     bad.write_bytes(b"not a dump at all" * 4)
     code, out, err = _run(capsys, "stack", str(bad), "--json")
     assert code == 1 and out == "" and err.startswith("dumplib: error:")
+
+
+def test_disasm_without_exception_needs_an_address(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "disasm", str(WINE / "casea" / "casea.dmp"), "--json")
+    assert code == 2 and out == "" and "--address" in err
+
+
+@pytest.mark.parametrize("argv", [["stack", "--max-frames", "0"], ["disasm", "--count", "0"]])
+def test_bad_counts_are_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, _ = _run(capsys, argv[0], str(NULLWRITE / "nullwrite.dmp"), *argv[1:], "--json")
+    assert code == 2 and out == ""
+
+
+def test_hang_dump_defaults_to_every_thread(capsys: pytest.CaptureFixture[str]) -> None:
+    runtime = json.loads((WINE / "casea" / "runtime.json").read_text())
+    code, out, _ = _run(capsys, "stack", str(WINE / "casea" / "casea.dmp"), "--json")
+    assert code == 0
+    ids = sorted(t["id"] for t in json.loads(out)["threads"])
+    assert ids == sorted(v for k, v in runtime.items() if k.startswith("thread."))

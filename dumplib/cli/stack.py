@@ -86,6 +86,8 @@ def _select(dump: Dump, args: argparse.Namespace) -> list[int]:
 
 
 def _stack(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    if args.max_frames < 1:
+        raise _UsageError("--max-frames must be at least 1")
     ids = _select(dump, args)
     stacks = [dump.stack(tid, args.symbols, max_frames=args.max_frames) for tid in ids]
     if args.json:
@@ -136,6 +138,8 @@ def _disasm(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
     if exc is not None:
         ctx = exc.context
         fault_ip = ctx.ip if ctx is not None else exc.address
+    if args.count < 1:
+        raise _UsageError("--count must be at least 1")
     address = args.address if args.address is not None else fault_ip
     if address is None:
         raise _UsageError("the dump has no exception: give --address")
