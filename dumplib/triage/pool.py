@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import json
 import queue
 import subprocess
@@ -53,6 +54,7 @@ class _Child:
     def __init__(self, index: int, cfg_line: bytes, events: queue.Queue[Any],
                  python: str) -> None:
         self.index = index
+        self.events = events
         self.proc = subprocess.Popen(
             [python, "-m", "dumplib.triage._child"],
             stdin=subprocess.PIPE,
@@ -60,6 +62,7 @@ class _Child:
             stderr=subprocess.PIPE,
         )
         self.ready = False
+        self.retired = False
         self.started_at = time.monotonic()
         self.task: tuple[int, DumpRef] | None = None
         self.deadline = 0.0
@@ -69,18 +72,17 @@ class _Child:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         assert self.proc.stderr is not None
         self.stdin: IO[bytes] = self.proc.stdin
-        threading.Thread(target=self._read_out, args=(self.proc.stdout, events),
-                         daemon=True).start()
+        threading.Thread(target=self._read_out, args=(self.proc.stdout,), daemon=True).start()
         threading.Thread(target=self._read_err, args=(self.proc.stderr,), daemon=True).start()
         self.send(cfg_line)
 
-    def _read_out(self, stream: IO[bytes], events: queue.Queue[Any]) -> None:
+    def _read_out(self, stream: IO[bytes]) -> None:
         for line in stream:
             try:
-                events.put((self, json.loads(line)))
+                self.events.put((self, json.loads(line)))
             except ValueError:
                 self.stderr_tail.append(line.decode(errors="replace").rstrip())
-        events.put((self, None))
+        self.events.put((self, None))
 
     def _read_err(self, stream: IO[bytes]) -> None:
         for line in stream:
@@ -120,6 +122,38 @@ class _Child:
         return lines[-1] if lines else ""
 
 
+#: Idle ready workers kept by pools made with ``reuse=True``, by configuration.
+_IDLE: dict[bytes, list[_Child]] = {}
+_IDLE_LOCK = threading.Lock()
+_MAX_IDLE = 16
+
+
+def _take_idle(key: bytes, index: int, events: queue.Queue[Any]) -> _Child | None:
+    with _IDLE_LOCK:
+        stack = _IDLE.get(key, [])
+        while stack:
+            child = stack.pop()
+            if child.proc.poll() is None:
+                child.index = index
+                child.events = events
+                child.ready = child.retired = False
+                child.started_at = time.monotonic()
+                return child
+    return None
+
+
+def _put_idle(key: bytes, child: _Child) -> None:
+    with _IDLE_LOCK:
+        for other in [k for k in _IDLE if k != key]:
+            for c in _IDLE.pop(other):
+                c.finish()
+        stack = _IDLE.setdefault(key, [])
+        if len(stack) < _MAX_IDLE:
+            stack.append(child)
+            return
+    child.finish()
+
+
 class WorkerPool:
     """Run :func:`~dumplib.triage.worker.analyse` over many dumps in worker processes.
 
@@ -128,15 +162,21 @@ class WorkerPool:
         cfg: the configuration every worker gets.
         timeout: seconds one dump may take before its worker is killed.
         python: the interpreter to start workers with (this one by default).
+        reuse: keep the workers alive after :meth:`run` for the next pool in this
+            process with the same configuration (Dask tasks use this, so a
+            chunk does not pay for starting a worker). Idle workers end when
+            this process does (their input closes).
     """
 
     def __init__(self, jobs: int, cfg: WorkerConfig, *, timeout: float = DEFAULT_TIMEOUT,
-                 python: str | None = None) -> None:
+                 python: str | None = None, reuse: bool = False) -> None:
         self.jobs = max(1, int(jobs))
         self.cfg = cfg
         self.timeout = float(timeout)
         self.python = python or sys.executable
+        self.reuse = reuse
         self._cfg_line = json.dumps(cfg.to_json()).encode() + b"\n"
+        self._key = hashlib.sha256(self.python.encode() + b"\0" + self._cfg_line).digest()
 
     def run(self, refs: Iterable[DumpRef]) -> Iterator[Result]:
         """Analyse ``refs``; yields ``(ref, row or Skipped)`` as each finishes.
@@ -151,24 +191,34 @@ class WorkerPool:
         exhausted = False
 
         def spawn(index: int) -> _Child:
-            child = _Child(index, self._cfg_line, events, self.python)
+            child = _take_idle(self._key, index, events) if self.reuse else None
+            if child is not None:
+                events.put((child, {"event": "ready"}))
+            else:
+                child = _Child(index, self._cfg_line, events, self.python)
             if index < len(children):
                 children[index] = child
             else:
                 children.append(child)
             return child
 
+        def retire(child: _Child) -> None:
+            child.task = None
+            if self.reuse and child.proc.poll() is None:
+                child.retired = True
+                _put_idle(self._key, child)
+            else:
+                child.finish()
+
         def feed(child: _Child) -> None:
             nonlocal exhausted
             if exhausted:
-                child.task = None
-                child.finish()
+                retire(child)
                 return
             nxt = next(todo, None)
             if nxt is None:
                 exhausted = True
-                child.task = None
-                child.finish()
+                retire(child)
                 return
             child.assign(nxt[0], nxt[1], self.timeout)
 
@@ -229,7 +279,7 @@ class WorkerPool:
             for c in children:
                 if c.task is not None:
                     c.kill()
-                elif c.proc.poll() is None:
+                elif not c.retired and c.proc.poll() is None:
                     c.finish()
 
     def _died(self, child: _Child, spawn: Any) -> Iterator[Result]:

@@ -79,8 +79,11 @@ class TriageResult(list[TriageRow]):
 
 
 def run_chunk(refs: Sequence[DumpRef], cfg: WorkerConfig, timeout: float) -> list[Result]:
-    """Analyse a chunk of dumps in a one-process pool (the body of a Dask task)."""
-    return list(WorkerPool(1, cfg, timeout=timeout).run(refs))
+    """Analyse a chunk of dumps in a one-process pool (the body of a Dask task).
+
+    The worker process is kept for the next chunk on the same Dask worker.
+    """
+    return list(WorkerPool(1, cfg, timeout=timeout, reuse=True).run(refs))
 
 
 def _local(refs: Sequence[DumpRef], cfg: WorkerConfig, jobs: int,
