@@ -9,6 +9,7 @@ import the higher ones.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -150,11 +151,18 @@ class Dump(DumpFile):
             return None
         params = exc.parameters
         is_av = exc.code in (0xC0000005, 0xC0000006) and len(params) >= 2
-        return explain_fault(
+        # Hardware faults are NTSTATUS errors/warnings of the 0xC0000000 and 0x80000000
+        # facility 0; other codes (0xE06D7363 C++, 0xE0434F4D CLR, custom) are raised.
+        hardware = (exc.code >> 28) in (0x8, 0xC) and not (exc.code >> 16) & 0xFFF
+        why = explain_fault(
             code, ip, dict(ctx) if ctx is not None else {}, bits=walker.bits,
             access_code=params[0] if is_av else None,
             fault_address=params[1] if is_av else None,
+            software=not hardware,
         )
+        if why is not None and exc.code == 0xC00000FD:
+            why = dataclasses.replace(why, text=why.text + " -- the stack is exhausted")
+        return why
 
     # -- views for people (dumplib.views, imported on first use) ---------------------
 

@@ -238,3 +238,20 @@ def test_live_context_crosses_kiuserexceptiondispatcher() -> None:
         assert [(f.ip, f.sp) for f in live.frames[at + 1:]] == [
             (f.ip, f.sp) for f in fault.frames]
         assert live.status is StackStatus.COMPLETE
+
+
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if _load(s)[0]["exception"]])
+def test_fault_explanations_match_the_programs(scenario: str) -> None:
+    """Access violations name the access and the address the program's bad pointer
+    made; raised exceptions are not blamed on an instruction."""
+    truth, _runtime = _load(scenario)
+    expected = truth["exception"]
+    with dumplib.open(WINE / scenario / f"{scenario}.dmp") as dump:
+        why = dump.explain_fault(symbols=_symbols(scenario))
+    assert why is not None
+    if "access" in expected:
+        assert why.access == expected["access"]
+        assert why.address == why.fault_address == expected["target"]
+        assert why.matches is True
+    elif expected["code"] >> 28 == 0xE or expected["code"] >> 28 == 0x2:
+        assert "raised in software" in why.text

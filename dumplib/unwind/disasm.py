@@ -238,6 +238,7 @@ def explain_fault(
     bits: int = 64,
     access_code: int | None = None,
     fault_address: int | None = None,
+    software: bool = False,
 ) -> FaultExplanation | None:
     """Explain the instruction at ``ip`` that raised an access violation.
 
@@ -249,6 +250,8 @@ def explain_fault(
         access_code: EXCEPTION_ACCESS_VIOLATION's first parameter (0 read, 1
             write, 8 execute), when known.
         fault_address: its second parameter, the inaccessible address.
+        software: the exception was raised in software (RaiseException, a C++
+            throw): the instruction at ``ip`` did not fault and is only described.
 
     Returns:
         The explanation, or None when ``code`` does not decode.
@@ -264,6 +267,10 @@ def explain_fault(
         decoded.address, decoded.size, bytes(decoded.bytes), decoded.mnemonic, decoded.op_str
     )
     next_ip = ip + decoded.size
+    if software:
+        text = (f"{insn.text}: the exception was raised in software (RaiseException or a "
+                f"throw); this instruction did not fault")
+        return FaultExplanation(insn, None, None, {}, None, None, None, text)
     access = _ACCESS.get(access_code) if access_code is not None else None
     if access == "execute":
         where = f"0x{fault_address:x}" if fault_address is not None else "a bad address"
