@@ -245,7 +245,9 @@ def virtual_unwind(
             if c.op is _SET_FPREG and c.offset_in_prolog <= prolog_offset:
                 frame_base = (regs[REGISTER_NAMES[fr]] - primary.frame_offset) & _MASK
                 break
-    if not in_prolog and code is not None:
+    # An ip at the entry's end is a return address after a final (noreturn) CALL: its
+    # bytes belong to the next function, so they say nothing about this one's epilogue.
+    if not in_prolog and code is not None and ip < image_base + function.end:
         data = code(ip, 32)
         if data and data[0] in _EPILOGUE_FIRST:
             bounds = (image_base + function.begin, image_base + function.end)
