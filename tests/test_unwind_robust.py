@@ -232,3 +232,36 @@ def test_breakpad_stack_cfi(arch: str, tmp_path: Path) -> None:
     assert stack.status is StackStatus.COMPLETE
     assert stack.frames[1].registers[fp] == 0xAAAA
     assert stack.frames[1].registers[bx] == 0x2  # Outer's own rule restores it for ITS caller
+
+
+def test_x86_stack_win_fpo(tmp_path: Path) -> None:
+    """STACK WIN type 0 (FPO data, no program): the return address sits above the
+    locals and saved registers (.raSearchStart = esp + locals + saved registers)."""
+    import uuid
+
+    guid = uuid.UUID(int=0xFEED)
+    key = f"{guid.hex.upper()}2"
+    sym = tmp_path / "fpo.pdb" / key / "fpo.sym"
+    sym.parent.mkdir(parents=True)
+    sym.write_text("\n".join([
+        f"MODULE windows x86 {key} fpo.pdb",
+        "FUNC 1000 100 8 Callee",
+        "FUNC 1200 100 0 Caller",
+        # type rva size prologue epilogue params saved locals max_stack has_program bp
+        "STACK WIN 0 1000 100 4 0 8 4 10 0 0 0",
+        "",
+    ]))
+    base, esp = 0x50_0000, 0x13_0000
+    words = [0] * 8
+    words[5] = base + 0x1234  # esp + 0x10 locals + 4 saved registers = esp + 0x14
+    b = DumpBuilder("x86")
+    b.add_thread(1, context={"eip": base + 0x1050, "esp": esp, "ebp": 0x77},
+                 stack=b"".join(struct.pack("<I", w) for w in words), stack_start=esp)
+    b.add_module(r"C:\fpo\fpo.exe", base=base, size=0x3000, pdb70=("fpo.pdb", guid, 2))
+    with dumplib.open(b.to_bytes()) as dump:
+        stack = dump.stack(1, symbols=[str(tmp_path)])
+    assert [(f.function, f.ip, f.sp, f.trust.value) for f in stack.frames[:2]] == [
+        ("Callee", base + 0x1050, esp, "context"),
+        ("Caller", base + 0x1234, esp + 0x18, "cfi"),
+    ]
+    assert stack.frames[1].registers["ebp"] == 0x77  # FPO: ebp untouched
