@@ -169,7 +169,7 @@ def _kind_of(info_type: int, state: int) -> str:
 
 def _band_height(size: int) -> float:
     """Drawn height of a band: grows with the logarithm of its size (4 KiB -> 1)."""
-    return 1.0 + 0.45 * max(0.0, math.log2(max(size, 1) / 0x1000))
+    return 1.0 + 0.35 * max(0.0, math.log2(max(size, 1) / 0x1000))
 
 
 def _captured_blocks(dump: DumpFile) -> list[tuple[int, int]]:

@@ -49,6 +49,9 @@ PROTECTION_COLORS = {
     "unknown": "#f2f2f2",
 }
 
+#: Drawing order of kinds where regions overlap (records drawn over captured bytes).
+_KIND_Z = {"captured": 1.0, "image": 1.2, "stack": 1.4}
+
 #: Least drawn height of a region, in map units (so one page stays visible).
 MIN_REGION_HEIGHT = 0.06
 
@@ -111,7 +114,7 @@ def address_map(
     """
     lay = layout or map_layout(dump, max_bands=max_bands)
     total = max(lay.height, 1.0)
-    height = min(40.0, max(5.0, 0.22 * total + 1.8))
+    height = min(40.0, max(5.0, 0.2 * total + 1.8))
     fig = _figure(width, height)
     ax = fig.add_subplot()
     from matplotlib.patches import Rectangle
@@ -137,11 +140,13 @@ def address_map(
         y0 = rb.y(r.start)
         h = max(rb.y(r.end) - y0, MIN_REGION_HEIGHT)
         gid = f"region-{r.start:x}"
+        z = _KIND_Z.get(r.kind, 1.0)
         ax.add_patch(Rectangle((x_kind, y0), w_kind, h, facecolor=KIND_COLORS[r.kind],
-                               edgecolor="none", gid=gid))
+                               edgecolor="none", gid=gid, zorder=z))
         ax.add_patch(Rectangle((x_prot, y0), w_prot, h,
                                facecolor=PROTECTION_COLORS[r.protection], edgecolor="none",
-                               gid=f"{gid}-protection"))
+                               gid=f"{gid}-protection", zorder=1.0 if r.protection == "unknown"
+                               else 1.5))
     # marks: a bracket beside the columns and a label, spread to avoid overlaps
     marks = sorted(lay.marks, key=lambda m: (lay.y(m.start) or 0.0))
     targets = []
@@ -214,7 +219,12 @@ def _row_values(rows: Any) -> list[tuple[str, int | None]]:
         )
         out: list[tuple[str, int | None]] = []
         for b, t in zip(buckets, times, strict=True):
-            out.append((str(b), None if pandas.isna(t) else int(t)))
+            if pandas.isna(t):
+                out.append((str(b), None))
+            elif hasattr(t, "timestamp"):  # a Timestamp column (rows_to_dataframe)
+                out.append((str(b), int(t.timestamp())))
+            else:
+                out.append((str(b), int(t)))
         return out
     values: list[tuple[str, int | None]] = []
     for r in rows:
@@ -247,7 +257,7 @@ def bucket_chart(
 
     Args:
         rows: TriageRows, their JSON mappings, or a DataFrame with ``bucket`` and
-            ``dump_time`` (POSIX seconds) columns.
+            ``dump_time`` (POSIX seconds or timestamps) columns.
         top: buckets drawn in their own colour (the rest are stacked as "other").
         width, height: figure size in inches.
 
