@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -46,6 +47,11 @@ _RUNTIME_NI = re.compile(r"^(system|microsoft)(\.[\w]+)*\.ni\.dll$", re.IGNORECA
 _WINDOWS_DIR = re.compile(r"^(\\\\\?\\)?[a-z]:\\windows\\", re.IGNORECASE)
 _MICROSOFT = re.compile(r"\bmicrosoft\b", re.IGNORECASE)
 _TICKS_PER_SECOND = 10_000_000
+#: What a stack walk may raise on damaged input: DumpError, and the lookup and
+#: decoding errors of a walker that met data it did not anticipate.
+_WALK_FAULTS: tuple[type[Exception], ...] = (
+    DumpError, KeyError, IndexError, ValueError, OverflowError, struct.error,
+)
 _FILETIME_UNIX = 116444736000000000
 
 
@@ -254,8 +260,11 @@ class AnalysisContext:
                     if isinstance(st, Stack):
                         out[st.thread_id] = st
                 return out
-            except DumpError as exc:
-                self.notes.append(f"walking all stacks failed ({exc}); walking one by one")
+            except _WALK_FAULTS as exc:
+                self.notes.append(
+                    f"walking all stacks failed ({type(exc).__name__}: {exc}); "
+                    "walking thread by thread"
+                )
                 out.clear()
         if callable(walk_one):
             for thread in dump.threads:
@@ -263,6 +272,13 @@ class AnalysisContext:
                     st = walk_one(thread, symbols=self.symbols)
                 except DumpError as exc:
                     self.notes.append(f"thread {thread.id}: stack walk failed: {exc}")
+                    continue
+                except _WALK_FAULTS as exc:
+                    # Not DumpError: the walker met input it did not expect. One thread's
+                    # stack is lost, not the analysis (STYLE: a failing rule leaves a note).
+                    self.notes.append(
+                        f"thread {thread.id}: stack walker fault {type(exc).__name__}: {exc}"
+                    )
                     continue
                 if isinstance(st, Stack):
                     out[thread.id] = st
