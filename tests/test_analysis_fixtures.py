@@ -131,7 +131,14 @@ def test_casea_thread_states_match_the_blocking_calls(paths: dict[tuple[str, str
     for role, call in truth["blocking_call"].items():
         assert report.thread_states[runtime[f"thread.{role}"]] == expected_state[call], role
     assert report.exception is None and report.wer is None
-    assert report.bucket.startswith("HANG/mrassvc.exe/")
+    # A hang buckets on the thread the finding is about: a worker blocked in recv()
+    # under the vendor's FabInspectRecv, started as RelayWorkerThread (MRASSvc.c).
+    assert report.bucket == (
+        f"HANG/mrassvc.exe/ws2_32!{truth['blocking_call']['worker0']}"
+        f"|fabnetinspect!{truth['other_threads']['worker0']}|mrassvc!RelayWorkerThread"
+    )
+    assert report.crash_stack is not None
+    assert report.crash_stack.thread_id == runtime["thread.worker0"]
 
 
 def test_casea_third_party_modules_listed(paths: dict[tuple[str, str], Path]) -> None:

@@ -138,6 +138,21 @@ def faulting_instruction(ctx: AnalysisContext) -> FaultingInstruction | None:
     return None
 
 
+def _finding_thread(findings: Sequence[Finding]) -> int | None:
+    """The first thread the most confident finding names (for hang dumps' stack and bucket)."""
+    for f in findings:
+        groups = f.evidence.get("threads")
+        if isinstance(groups, list):
+            for group in groups:
+                items = group if isinstance(group, list) else [group]
+                for item in items:
+                    if isinstance(item, dict) and isinstance(item.get("id"), int):
+                        tid = item["id"]
+                        assert isinstance(tid, int)
+                        return tid
+    return None
+
+
 def _summary(ctx: AnalysisContext, findings: Sequence[Finding]) -> str:
     dump = ctx.dump
     main = dump.modules.main
@@ -195,8 +210,11 @@ def analyze(
         crash_stack = None
         if exc is not None:
             crash_stack = ctx.stack_of(exc.thread_id)
-        elif len(dump.threads):
-            crash_stack = ctx.stack_of(dump.threads[0].id)
+        else:
+            tid = _finding_thread(findings)
+            if tid is None and len(dump.threads):
+                tid = dump.threads[0].id
+            crash_stack = ctx.stack_of(tid) if tid is not None else None
         main = dump.modules.main
         report_bucket = bucket(exc, crash_stack, main.name if main else None)
         states = {t.id: t.state for t in ctx.threads}

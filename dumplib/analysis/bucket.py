@@ -7,8 +7,8 @@ thread as ``module!function`` -- skipping exception dispatch, debugger
 notification and raise helpers, so a first-chance dump (taken inside the
 debugger notification) and a second-chance dump of the same crash agree.
 Offsets are left out where a function name exists, so rebuilds that move
-code do not split a bucket. Hang dumps (no exception) bucket on the main
-thread's meaningful frames (or the given thread's).
+code do not split a bucket. Hang dumps (no exception) bucket on the stack of
+the thread the top finding is about (else the main thread's).
 """
 
 from __future__ import annotations

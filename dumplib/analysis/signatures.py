@@ -104,6 +104,7 @@ _THREAD_KEYS = {
 _MODULE_KEYS = {"name", "min_version", "max_version", "vendor"}
 _HANDLE_KEYS = {"type", "name", "min_count"}
 _MAX_SIGNATURE_FILE = 256 * 1024
+_EVIDENCE_FRAMES = 12  # innermost frames of a matched thread reported as evidence
 
 
 class SignatureError(ValueError):
@@ -633,6 +634,10 @@ def _thread_ok(
     }
     if matched:
         out["matched_frames"] = matched
+    if spec.no_application_frame is not None:
+        out["application_frame"] = not spec.no_application_frame
+    if t.texts:
+        out["frames"] = list(t.texts[:_EVIDENCE_FRAMES])
     if t.age_seconds is not None:
         out["age_seconds"] = round(t.age_seconds, 3)
     if t.cpu_seconds is not None:
