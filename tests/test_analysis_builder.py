@@ -342,3 +342,13 @@ def test_meaningful_frames_drop_unnamed_system_offsets() -> None:
         stack = _stack(dump, 0x23D0, [("ntdll.dll", None), ("DataMCUSvc.exe", None),
                                       ("DataMCUSvc.exe", "main")])
     assert meaningful_frames(stack) == ["datamcusvc+0x1040", "datamcusvc!main"]
+
+
+def test_a_single_symbols_or_signatures_string_is_one_entry(tmp_path: Path) -> None:
+    (tmp_path / "mine.toml").write_text(
+        'id = "mine"\ntitle = "t"\nconfidence = 0.5\nadvice = "a"\n'
+        '[match]\nprocess = ["DataMCUSvc.exe"]\n'
+    )
+    with dumplib.open(_builder().to_bytes()) as dump:
+        report = analyze(dump, symbols=str(tmp_path), signatures=str(tmp_path))
+    assert report.finding("mine") is not None

@@ -169,8 +169,8 @@ def _summary(ctx: AnalysisContext, findings: Sequence[Finding]) -> str:
 
 def analyze(
     dump: DumpFile,
-    symbols: Sequence[str | os.PathLike[str]] | None = None,
-    signatures: Sequence[SignatureSource] | None = None,
+    symbols: Sequence[str | os.PathLike[str]] | str | os.PathLike[str] | None = None,
+    signatures: Sequence[SignatureSource] | SignatureSource | None = None,
     *,
     stacks: Mapping[int, Stack] | None = None,
     builtin_signatures: bool = True,
@@ -195,6 +195,10 @@ def analyze(
         SignatureError: a signature file is invalid (raised before any analysis).
         DumpError: the dump's core streams (modules, threads, exception) are unreadable.
     """
+    if isinstance(symbols, (str, os.PathLike)):
+        symbols = [symbols]  # one entry, not a sequence of characters
+    if isinstance(signatures, (str, os.PathLike, Signature)):
+        signatures = [signatures]
     dirs = [s for s in (signatures or ()) if not isinstance(s, Signature)]
     given = [s for s in (signatures or ()) if isinstance(s, Signature)]
     sigs = load_signatures(dirs, builtin=builtin_signatures)
