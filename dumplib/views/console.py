@@ -253,7 +253,9 @@ def renderable(obj: object) -> RenderableType:
 
 def text(obj: object, width: int = 120) -> str:
     """The console view of ``obj`` as plain text (no colour codes)."""
-    console = Console(width=width, no_color=True, color_system=None, file=io.StringIO())
+    # force_jupyter=False: inside a notebook rich would display instead of writing
+    console = Console(width=width, no_color=True, color_system=None, file=io.StringIO(),
+                      force_jupyter=False, force_terminal=False)
     console.print(renderable(obj))
     out = console.file
     assert isinstance(out, io.StringIO)
