@@ -336,12 +336,13 @@ class AnalysisContext:
         exc_tid = exc.thread_id if exc is not None else None
         return [self._facts(t, exc_tid) for t in self.dump.threads]
 
+    @cached_property
+    def _threads_by_id(self) -> dict[int, ThreadFacts]:
+        return {t.id: t for t in reversed(self.threads)}
+
     def thread(self, thread_id: int) -> ThreadFacts | None:
         """Facts of one thread, or None."""
-        for t in self.threads:
-            if t.id == thread_id:
-                return t
-        return None
+        return self._threads_by_id.get(thread_id)
 
     def has_application_frame(self, facts: ThreadFacts) -> bool:
         """Whether any frame of the thread is in an application module."""
