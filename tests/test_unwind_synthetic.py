@@ -346,3 +346,24 @@ def test_frames_cross_kiuserexceptiondispatcher(image: SynthImage) -> None:
     assert after.registers["rax"] == faulting["rax"]
     assert after.registers["r11"] == faulting["r11"]
     assert stack.status is dumplib.unwind.StackStatus.COMPLETE
+
+
+def test_context_outside_its_stack_is_replaced_by_a_scan(image: SynthImage) -> None:
+    """A thread-list context whose sp is not in the thread's stack (wine's writer
+    thread): the walk starts at the lowest return address from which unwind data
+    reaches the thread start, and from there follows the true frames."""
+    sim = Simulator(image, STACK_TOP, seed=31)
+    sim.start("outer")
+    sim.call_from("outer", 0, "pushes")
+    sim.call_from("pushes", 1, "large16")
+    sim.call_from("large16", 1, "saves")
+    ctx = sim.stop_in_body("saves")
+    bogus = dict(ctx, rsp=0x7777_0000, rip=image.functions["leaf"].begin)
+    with _dump(image, sim, bogus) as dump:
+        stack = dump.stack(7)
+    expected = sim.expected()[1:]  # the innermost frame's ip is lost with its context
+    assert [(f.function, f.ip, f.sp) for f in stack.frames] == [
+        (e.function, e.ip, e.sp) for e in expected]
+    assert stack.frames[0].trust is Trust.SCAN
+    assert all(f.trust is Trust.CFI for f in stack.frames[1:])
+    assert stack.notes and "outside the thread's stack" in stack.notes[0]

@@ -187,7 +187,7 @@ def parse_epilogue(
 def _emulate_epilogue(ep: Epilogue, regs: dict[str, int], read_u64: ReadU64) -> None:
     rsp = regs["rsp"]
     if ep.lea is not None:
-        rsp = (regs[REGISTER_NAMES[ep.lea[0]]] + ep.lea[1]) & _MASK
+        rsp = (regs.get(REGISTER_NAMES[ep.lea[0]], 0) + ep.lea[1]) & _MASK
     else:
         rsp += ep.rsp_add
     for reg in ep.pops:
@@ -238,12 +238,12 @@ def virtual_unwind(
     if fr == 0:
         frame_base = rsp
     elif not in_prolog or primary.has_chain:
-        frame_base = (regs[REGISTER_NAMES[fr]] - primary.frame_offset) & _MASK
+        frame_base = (regs.get(REGISTER_NAMES[fr], 0) - primary.frame_offset) & _MASK
     else:
         frame_base = rsp
         for c in primary.codes:
             if c.op is _SET_FPREG and c.offset_in_prolog <= prolog_offset:
-                frame_base = (regs[REGISTER_NAMES[fr]] - primary.frame_offset) & _MASK
+                frame_base = (regs.get(REGISTER_NAMES[fr], 0) - primary.frame_offset) & _MASK
                 break
     # An ip at the entry's end is a return address after a final (noreturn) CALL: its
     # bytes belong to the next function, so they say nothing about this one's epilogue.
@@ -267,7 +267,8 @@ def virtual_unwind(
             elif op is _ALLOC_SMALL or op is _ALLOC_LARGE:
                 rsp += c.operand or 0
             elif op is _SET_FPREG:
-                rsp = (regs[REGISTER_NAMES[info.frame_register or fr]] - info.frame_offset) & _MASK
+                value = regs.get(REGISTER_NAMES[info.frame_register or fr], 0)
+                rsp = (value - info.frame_offset) & _MASK
             elif op is _SAVE_NONVOL or op is _SAVE_NONVOL_FAR:
                 regs[REGISTER_NAMES[c.op_info]] = read_u64(frame_base + (c.operand or 0))
             elif op is _SAVE_XMM128 or op is _SAVE_XMM128_FAR:

@@ -533,7 +533,7 @@ class StackWalker:
                     break
                 regs = step[0]
                 if regs.get(ipn, 0) == 0:
-                    if fallback is None and _depth >= 2:
+                    if fallback is None and _depth >= 1:
                         fallback = (ip, slot + width)  # no thread-start name seen: keep looking
                     break
             at = slot + width
