@@ -6,8 +6,9 @@ compressed with gzip (``.dmp.gz``) or xz (``.dmp.xz``), and dump members of
 (its compression is recognised by its first bytes).
 
 :func:`load_dump` reads one :class:`DumpRef` and hashes it in the same pass:
-small dumps end up as ``bytes`` (parsed in place), large ones are left on disk
-or decompressed into a temporary file, so memory stays bounded. Decompressed
+plain dumps are hashed through a memory map and parsed from their file;
+compressed ones are decompressed into memory (small) or into a temporary file
+(large), so memory stays bounded. Decompressed
 output is capped (:data:`MAX_DECOMPRESSED`) against compression bombs.
 """
 
@@ -17,6 +18,7 @@ import contextlib
 import gzip
 import hashlib
 import lzma
+import mmap
 import os
 import tempfile
 import zipfile
@@ -168,7 +170,7 @@ class LoadedDump:
     """A dump's bytes (or the file holding them), size and sha256.
 
     Attributes:
-        source: ``bytes`` for dumps read into memory, else a path to open.
+        source: ``bytes`` for dumps decompressed into memory, else a path to open.
         size: bytes of the dump.
         sha256: hex digest of those bytes.
     """
@@ -191,7 +193,8 @@ def load_dump(
 
     Args:
         ref: the dump.
-        in_memory_limit: dumps up to this many bytes are returned as ``bytes``.
+        in_memory_limit: compressed dumps expanding to at most this many bytes
+            are returned as ``bytes``.
         max_size: refuse compressed dumps that expand beyond this.
 
     Raises:
@@ -199,7 +202,7 @@ def load_dump(
             expands beyond ``max_size``.
     """
     if ref.compression is None:
-        yield _load_plain(ref.path, in_memory_limit)
+        yield _load_plain(ref.path)
         return
     tmp: str | None = None
     try:
@@ -212,21 +215,18 @@ def load_dump(
                 os.unlink(tmp)
 
 
-def _load_plain(path: str, in_memory_limit: int) -> LoadedDump:
+def _load_plain(path: str) -> LoadedDump:
+    """Hash a plain dump through a memory map (no copy); the parser maps it again by path."""
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            if size <= in_memory_limit:
-                data = f.read()
-                return LoadedDump(data, len(data), hashlib.sha256(data).hexdigest())
-            h = hashlib.sha256()
-            total = 0
-            while chunk := f.read(8 * _CHUNK):
-                h.update(chunk)
-                total += len(chunk)
-            return LoadedDump(path, total, h.hexdigest())
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+            if size == 0:
+                return LoadedDump(b"", 0, hashlib.sha256(b"").hexdigest())
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                digest = hashlib.sha256(mm).hexdigest()
+                return LoadedDump(path, len(mm), digest)
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"cannot read {path}: {exc}") from exc
 
 
 @contextlib.contextmanager

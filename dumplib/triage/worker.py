@@ -69,7 +69,7 @@ class WorkerConfig:
             main, faulting and top-frame modules); compared case-insensitively.
         skip: sha256 digests already in the result file; such dumps are only hashed.
         top_frames: frames kept per row.
-        in_memory_limit: dumps up to this size are read into memory.
+        in_memory_limit: compressed dumps expanding to at most this are kept in memory.
     """
 
     symbols: tuple[str, ...] = ()
