@@ -21,7 +21,7 @@ from dumplib.analysis.bucket import bucket
 from dumplib.analysis.collectors import COLLECTORS
 from dumplib.analysis.detectors import run_detectors
 from dumplib.analysis.facts import AnalysisContext
-from dumplib.analysis.model import FaultingInstruction, Finding, JsonValue, Report
+from dumplib.analysis.model import FaultingInstruction, Finding, Report
 from dumplib.analysis.signatures import Signature, load_signatures, match_signature
 from dumplib.analysis.thirdparty import third_party_modules
 from dumplib.analysis.wer import wer_event
@@ -29,7 +29,7 @@ from dumplib.format.constants import Arch
 from dumplib.model.dump import DumpFile
 from dumplib.unwind.frames import Stack
 
-__all__ = ["analyze", "evaluate_signatures", "faulting_instruction", "finding_evidence_json"]
+__all__ = ["analyze", "evaluate_signatures", "faulting_instruction"]
 
 SignatureSource = str | os.PathLike[str] | Signature
 
@@ -237,7 +237,3 @@ def analyze(
     finally:
         ctx.close()
 
-
-def finding_evidence_json(findings: Sequence[Finding]) -> list[JsonValue]:
-    """The evidence of each finding (handy for tests and quick looks)."""
-    return [f.evidence for f in findings]

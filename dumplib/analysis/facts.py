@@ -208,9 +208,7 @@ class AnalysisContext:
 
     def is_system_module(self, module: Module) -> bool:
         """A module of Windows: under the Windows directory or a known system DLL name."""
-        if module.name.lower() in _SYSTEM or _WINDOWS_DIR.match(module.path):
-            return True
-        return False
+        return module.name.lower() in _SYSTEM or bool(_WINDOWS_DIR.match(module.path))
 
     def is_microsoft(self, module: Module) -> bool:
         """Published by Microsoft: CompanyName says so, else system or runtime by name/path."""

@@ -65,6 +65,7 @@ from dumplib.analysis.collectors import COLLECTORS
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts
 from dumplib.analysis.model import JsonValue
 from dumplib.analysis.patterns import WAIT_STATES
+from dumplib.model.objects import Module, UnloadedModule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -573,20 +574,23 @@ def _parse_version_text(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(p) for p in re.split(r"[.,]\s*", m.group(1))) if m else None
 
 
-def _module_matches(ctx: AnalysisContext, spec: ModuleSpec, modules: Sequence[Any]) -> list[Any]:
-    hits = []
+def _module_matches(
+    ctx: AnalysisContext, spec: ModuleSpec, modules: Sequence[Module | UnloadedModule]
+) -> list[Module | UnloadedModule]:
+    hits: list[Module | UnloadedModule] = []
     for m in modules:
         if not fnmatch.fnmatchcase(m.name.lower(), spec.name):
             continue
-        version = getattr(m, "version", None)
+        loaded = m if isinstance(m, Module) else None
         if spec.min_version is not None or spec.max_version is not None:
-            if version is None and hasattr(m, "version"):
-                info = ctx.vendor(m)
+            version: tuple[int, ...] | None = loaded.version if loaded else None
+            if version is None and loaded is not None:
+                info = ctx.vendor(loaded)
                 version = _parse_version_text(info.file_version if info else None)
             if not _version_in(version, spec.min_version, spec.max_version):
                 continue
         if spec.vendor is not None:
-            info = ctx.vendor(m) if hasattr(m, "version") else None
+            info = ctx.vendor(loaded) if loaded is not None else None
             if info is None or not info.company or not spec.vendor.search(info.company):
                 continue
         hits.append(m)
@@ -712,9 +716,10 @@ def _eval(ctx: AnalysisContext, m: Match) -> dict[str, JsonValue] | None:
     if m.modules:
         found: list[JsonValue] = []
         for spec in m.modules:
-            for mod in _module_matches(ctx, spec, list(dump.modules)):
-                found.append({"name": mod.name, "version": _version_json(mod.version),
-                              "path": mod.path, "base": mod.base})
+            for found_mod in _module_matches(ctx, spec, list(dump.modules)):
+                hit_version = found_mod.version if isinstance(found_mod, Module) else None
+                found.append({"name": found_mod.name, "version": _version_json(hit_version),
+                              "path": found_mod.path, "base": found_mod.base})
         if not found:
             return None
         ev["modules"] = found
