@@ -162,6 +162,22 @@ def test_builtin_signature_negative(sig_id: str) -> None:
     assert report.finding(sig_id) is None
 
 
+def test_case_b_from_runtime_public_symbols_only() -> None:
+    """No managed names (mscorlib.ni is a bare offset): clr's public symbols still tell."""
+    frames: list[tuple[str, str | None]] = [("mscorlib.ni.dll", None), *IOCP[1:]]
+    b = _crash(0xE0434F4D)
+    b.add_comment("*** procdump -ma -e 1 -f NullReferenceException App.exe\r\n"
+                  "*** First chance exception: E0434F4D.System.NullReferenceException")
+    report = _analyze(b, {0x10: frames})
+    finding = report.finding("clr-double-io-completion")
+    assert finding is not None and finding.confidence == 0.65
+    assert finding.evidence["chance"] == "first"
+    assert finding.evidence["managed_type"] == "System.NullReferenceException"
+    with_app = [("mscorlib.ni.dll", None), ("App.exe", None), *IOCP[1:]]
+    assert _analyze(_crash(0xE0434F4D), {0x10: with_app}).finding(
+        "clr-double-io-completion") is None
+
+
 def test_heap_corruption_status_code_and_evidence() -> None:
     report = _analyze(_crash(0xC0000374))
     finding = report.finding("heap-corruption")

@@ -667,6 +667,10 @@ def _eval(ctx: AnalysisContext, m: Match) -> dict[str, JsonValue] | None:
             return None
         ev["exception_code"] = exc.code
         ev["exception_name"] = exc.name
+        if exc.chance != "unknown":
+            ev["chance"] = exc.chance
+        if exc.managed_type:
+            ev["managed_type"] = exc.managed_type
     if m.exception_type:
         names = list(exc.thrown_types) if exc else []
         if exc is not None and exc.managed_type:
