@@ -58,6 +58,8 @@ __all__ = [
     "MAX_RECOVERY_CANDIDATES",
     "SCAN_WORDS",
     "SCAN_WORDS_FIRST",
+    "FrameSymbol",
+    "ModuleUnwind",
     "StackWalker",
 ]
 
@@ -90,8 +92,17 @@ _DISPATCHER = "KiUserExceptionDispatcher"
 
 
 @dataclass(slots=True)
-class _ModuleUnwind:
-    """What the walker knows about one module (found once)."""
+class ModuleUnwind:
+    """What the walker knows about one module (found once per walker).
+
+    Attributes:
+        module: the module.
+        image: its PE image (from the dump's memory, else the symbol path), or None.
+        table: the image's RUNTIME_FUNCTIONs (AMD64 with .pdata), or None.
+        breakpad: the module's breakpad .sym (STACK CFI / STACK WIN), or None.
+        code_ranges: absolute ranges of its executable sections, or None when unknown.
+        chains: UNWIND_INFO chains decoded so far, by RUNTIME_FUNCTION begin RVA.
+    """
 
     module: Module
     image: PeImage | None = None
@@ -114,7 +125,16 @@ class _DynamicTable:
 
 
 @dataclass(slots=True)
-class _Sym:
+class FrameSymbol:
+    """What names one lookup address.
+
+    Attributes:
+        module: the module holding it, or None.
+        function: the function (PDB, .sym or export), or None.
+        offset: from the function start, else from the module base, else the address.
+        file, line: source position when line records exist.
+    """
+
     module: Module | None
     function: str | None
     offset: int
@@ -150,8 +170,8 @@ class StackWalker:
         self.resolver = resolver or SymbolResolver(
             [os.fspath(s) for s in symbols or ()], memory=self.memory.read
         )
-        self._mods: dict[int, _ModuleUnwind] = {}
-        self._syms: dict[int, _Sym] = {}
+        self._mods: dict[int, ModuleUnwind] = {}
+        self._syms: dict[int, FrameSymbol] = {}
         self._returns: dict[int, bool] = {}
         self._dynamic: list[_DynamicTable] | None = None
         self._dynamic_starts: list[int] = []
@@ -164,12 +184,12 @@ class StackWalker:
 
     # -- module data ------------------------------------------------------------------
 
-    def module_unwind(self, module: Module) -> _ModuleUnwind:
+    def module_unwind(self, module: Module) -> ModuleUnwind:
         """Find (once) the image, unwind table and breakpad file of ``module``."""
         found = self._mods.get(module.base)
         if found is not None:
             return found
-        mu = _ModuleUnwind(module)
+        mu = ModuleUnwind(module)
         try:
             mu.image = self.resolver.image(module)
         except DumpError as exc:
@@ -194,7 +214,7 @@ class StackWalker:
         self._mods[module.base] = mu
         return mu
 
-    def _chain(self, mu: _ModuleUnwind, rf: RuntimeFunction) -> tuple[UnwindInfo, ...] | None:
+    def _chain(self, mu: ModuleUnwind, rf: RuntimeFunction) -> tuple[UnwindInfo, ...] | None:
         key = rf.begin
         if key in mu.chains:
             return mu.chains[key]
@@ -331,13 +351,13 @@ class StackWalker:
 
     # -- symbols ----------------------------------------------------------------------
 
-    def symbolize(self, address: int) -> _Sym:
+    def symbolize(self, address: int) -> FrameSymbol:
         """Module, function, offset and source line of a lookup address (cached)."""
         found = self._syms.get(address)
         if found is not None:
             return found
         module = self.modules.find(address)
-        sym = _Sym(module, None, address, None, None)
+        sym = FrameSymbol(module, None, address, None, None)
         if module is not None:
             sym.offset = address - module.base
             try:
@@ -558,7 +578,7 @@ class StackWalker:
         ip: int,
         sp: int,
         exact: bool,
-        sym: _Sym,
+        sym: FrameSymbol,
         state: _WalkState,
         notes: list[str],
         *,
@@ -588,7 +608,7 @@ class StackWalker:
         ip: int,
         sp: int,
         lookup: int,
-        sym: _Sym,
+        sym: FrameSymbol,
         state: _WalkState,
         notes: list[str],
     ) -> tuple[dict[str, int], Trust, bool] | None:
@@ -641,7 +661,7 @@ class StackWalker:
                 return cfi, Trust.CFI, False
         return None
 
-    def _own_code(self, mu: _ModuleUnwind, root: int) -> Callable[[int], bool]:
+    def _own_code(self, mu: ModuleUnwind, root: int) -> Callable[[int], bool]:
         """A predicate: is an address code of the function whose primary entry is at ``root``."""
         base = mu.module.base
 
@@ -705,7 +725,7 @@ class StackWalker:
         regs: dict[str, int],
         sp: int,
         lookup: int,
-        sym: _Sym,
+        sym: FrameSymbol,
         state: _WalkState,
         notes: list[str],
     ) -> tuple[dict[str, int], Trust, bool] | None:
