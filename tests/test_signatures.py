@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dumplib
 from dumplib.analysis import Report, analyze
@@ -417,3 +419,45 @@ def test_builtin_directory_is_the_repository_signatures() -> None:
     assert found is not None and found.resolve() == (ROOT / "signatures").resolve()
     assert sorted(p.stem for p in found.glob("*.toml")) == sorted(
         p.stem for p in (ROOT / "signatures").glob("*.toml"))
+
+
+# -- any document: a Signature or a SignatureError, nothing else ----------------------------------
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40),
+                     st.floats(allow_nan=True), st.text(max_size=12),
+                     st.sampled_from(["(", "network_io", "any", "none", "first", "6.3", "a.dll"]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8)
+_MATCH_KEYS = ["confidence", "process", "exception", "exception_code", "exception_type",
+               "faulting_module", "faulting_function", "chance", "module_vendor", "os_build",
+               "os_version", "modules", "unloaded_modules", "handles", "thread", "bogus"]
+_THREAD_KEYS = ["faulting", "wait_state", "start_function", "frames", "frames_absent",
+                "no_application_frame", "min_age_seconds", "min_count"]
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> dict[str, object]:
+    match = draw(st.dictionaries(st.sampled_from(_MATCH_KEYS), _VALUES, max_size=4))
+    if draw(st.booleans()):
+        match["thread"] = draw(st.lists(
+            st.dictionaries(st.sampled_from(_THREAD_KEYS), _VALUES, max_size=3), max_size=2))
+    doc: dict[str, object] = {"id": draw(st.sampled_from(["ok-id", "Bad Id", ""])),
+                              "title": "t", "confidence": draw(_SCALARS), "advice": "a",
+                              "match": match if draw(st.booleans()) else [match]}
+    if draw(st.booleans()):
+        doc["collect"] = draw(_VALUES)
+    if draw(st.booleans()):
+        doc["evidence"] = draw(_VALUES)
+    return doc
+
+
+@settings(max_examples=150, deadline=None)
+@given(_documents())
+def test_any_document_validates_or_raises_signature_error(doc: dict[str, object]) -> None:
+    try:
+        sig = parse_signature(doc, "fuzz.toml")
+    except SignatureError as exc:
+        assert exc.path == "fuzz.toml"
+        return
+    assert sig.matches and 0 <= sig.confidence <= 1
