@@ -9,6 +9,7 @@ holds (element ids for every region, module and stack) and the PNG's size.
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 import xml.etree.ElementTree as ET
@@ -136,6 +137,28 @@ def test_png_size_follows_the_figure(tmp_path: Path) -> None:
     out = tmp_path / "map.png"
     views.save_map(d, out)
     assert _png_size(out) == (round(w_in * 150), round(h_in * 150))
+
+
+def test_crowded_module_labels_stay_apart_and_inside_the_figure() -> None:
+    b = DumpBuilder("amd64")
+    base = 0x7FF8_0000_0000
+    for i in range(120):  # packed like system DLLs: one band, many labels
+        b.add_module(rf"C:\w\mod{i:03d}.dll", base=base, size=0x30000)
+        base += 0x40000
+    fig = views.address_map(dumplib.open(b.to_bytes()))
+    ax = fig.axes[0]
+    ys = sorted(t.get_position()[1] for t in ax.texts
+                if str(t.get_gid()).startswith("module-"))
+    assert len(ys) == 120
+    bottom, top = ax.get_ylim()  # inverted: low addresses on top
+    assert all(top <= y <= bottom for y in ys)
+    assert min(b - a for a, b in itertools.pairwise(ys)) >= 0.69
+
+
+def test_empty_dump_still_draws(tmp_path: Path) -> None:
+    out = tmp_path / "empty.svg"
+    views.save_map(dumplib.open(DumpBuilder("amd64").to_bytes()), out)
+    assert "no module, thread stack or memory region" in out.read_text()
 
 
 def test_save_map_refuses_other_formats(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ band drawn to a compressed height. :mod:`dumplib.views.plot` draws it.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -46,6 +47,9 @@ PROTECTIONS = {
     "captured": "bytes in the dump",
     "unknown": "not described",
 }
+
+#: Vertical room (map units) one mark's label takes.
+LABEL_SPACING = 0.7
 
 #: Gaps of at most this many bytes join captured ranges into one region.
 JOIN_GAP = 0x1000
@@ -134,7 +138,7 @@ class MapLayout:
     fault_label: str
     source: str
     title: str
-    gap: float = 0.6
+    gap: float = 0.8
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -253,9 +257,12 @@ def map_layout(dump: DumpFile, *, max_bands: int = 24) -> MapLayout:
             groups.append((islands[first][0], islands[c - 1][1]))
         first = c
     layout = MapLayout(regions, marks, [], exc.address if exc else None, "", source, "")
+    starts = sorted(m.start for m in marks)
     top = 0.0
     for s, e in groups:
-        h = _band_height(e - s)
+        # tall enough for the labels of the marks inside, so they stay beside them
+        labels = bisect.bisect_left(starts, e) - bisect.bisect_left(starts, s)
+        h = max(_band_height(e - s), labels * LABEL_SPACING)
         layout.bands.append(Band(s, e, top, h))
         top += h + layout.gap
     if exc is not None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dumplib.model.dump import DumpFile
-from dumplib.views.maplayout import KINDS, PROTECTIONS, MapLayout, map_layout
+from dumplib.views.maplayout import KINDS, LABEL_SPACING, PROTECTIONS, MapLayout, map_layout
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -79,15 +79,10 @@ def _size_text(n: int) -> str:
 
 
 def _spread(targets: list[float], min_gap: float) -> list[float]:
-    """Label positions near ``targets`` (sorted) but at least ``min_gap`` apart."""
+    """Label positions at or below ``targets`` (sorted), at least ``min_gap`` apart."""
     out: list[float] = []
     for t in targets:
         out.append(max(t, out[-1] + min_gap) if out else t)
-    # pull the column back up if it ran past the last target
-    if out and len(out) > 1:
-        over = out[-1] - max(targets[-1], out[-1] - 0)
-        if over > 0:
-            out = [p - over for p in out]
     return out
 
 
@@ -113,7 +108,15 @@ def address_map(
         ImportError: matplotlib is not installed.
     """
     lay = layout or map_layout(dump, max_bands=max_bands)
-    total = max(lay.height, 1.0)
+    # marks: a bracket beside the columns and a label, spread to avoid overlaps
+    marks = sorted(lay.marks, key=lambda m: (lay.y(m.start) or 0.0))
+    targets = []
+    for m in marks:
+        mb = lay.band_of(m.start)
+        assert mb is not None  # every mark is inside a band by construction
+        targets.append((mb.y(m.start) + mb.y(m.end)) / 2)
+    labels = _spread(targets, LABEL_SPACING) if targets else []
+    total = max(lay.height, labels[-1] + 0.5 if labels else 0.0, 1.0)
     height = min(40.0, max(5.0, 0.2 * total + 1.8))
     fig = _figure(width, height)
     ax = fig.add_subplot()
@@ -147,14 +150,6 @@ def address_map(
                                facecolor=PROTECTION_COLORS[r.protection], edgecolor="none",
                                gid=f"{gid}-protection", zorder=1.0 if r.protection == "unknown"
                                else 1.5))
-    # marks: a bracket beside the columns and a label, spread to avoid overlaps
-    marks = sorted(lay.marks, key=lambda m: (lay.y(m.start) or 0.0))
-    targets = []
-    for m in marks:
-        mb = lay.band_of(m.start)
-        assert mb is not None  # every mark is inside a band by construction
-        targets.append((mb.y(m.start) + mb.y(m.end)) / 2)
-    labels = _spread(targets, 0.55) if targets else []
     for m, target, ly in zip(marks, targets, labels, strict=True):
         lb = lay.band_of(m.start)
         assert lb is not None
@@ -174,6 +169,9 @@ def address_map(
             ax.annotate(lay.fault_label, xy=(x_kind, fy), xytext=(0.02, fy + 0.5),
                         fontsize=7, color="#c62828", va="top", gid="fault",
                         arrowprops={"arrowstyle": "->", "color": "#c62828"})
+    if not lay.bands:
+        ax.text(5, 0.5, "no module, thread stack or memory region to draw", ha="center",
+                va="center", fontsize=9, color="#777777")
     ax.set_xlim(0, 10)
     ax.set_ylim(total + 0.3, -0.6)
     ax.axis("off")
