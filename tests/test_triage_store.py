@@ -211,3 +211,13 @@ def test_times_are_utc() -> None:
     got = table.column("dump_time").to_pylist()[0]
     assert got == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)
     assert os.path.basename(row.display_path) == "a.dmp"
+
+
+def test_one_worker_requeues_the_dumps_behind_a_hang(
+    corpus: list[CorpusDump], baseline: list[TriageRow], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = [Path(c.path).name for c in corpus]
+    monkeypatch.setenv(FAULTS_ENV, json.dumps({names[0]: "crash", names[1]: "hang"}))
+    result = triage(_paths(corpus), jobs=1, timeout=2)
+    assert [r.bucket for r in result[:2]] == ["ERROR/worker-died", "ERROR/timeout"]
+    assert list(result[2:]) == baseline[2:]

@@ -32,10 +32,12 @@ from dumplib.triage.discover import DumpRef
 from dumplib.triage.rows import TriageRow
 from dumplib.triage.worker import Skipped, WorkerConfig, error_row
 
-__all__ = ["DEFAULT_TIMEOUT", "WorkerPool", "WorkerStartError"]
+__all__ = ["DEFAULT_TIMEOUT", "PREFETCH", "WorkerPool", "WorkerStartError"]
 
 #: Seconds one dump may take (reading, hashing and analysis) before its worker is killed.
 DEFAULT_TIMEOUT = 120.0
+#: Dumps handed to a worker ahead of the one it works on.
+PREFETCH = 2
 #: Seconds a worker may take to start (import dumplib, load the signatures).
 START_TIMEOUT = 120.0
 _STDERR_TAIL = 8
@@ -64,7 +66,7 @@ class _Child:
         self.ready = False
         self.retired = False
         self.started_at = time.monotonic()
-        self.task: tuple[int, DumpRef] | None = None
+        self.tasks: collections.deque[tuple[int, DumpRef]] = collections.deque()
         self.deadline = 0.0
         self.sha256: str | None = None
         self.size: int | None = None
@@ -96,10 +98,12 @@ class _Child:
         except (BrokenPipeError, OSError):
             return False
 
-    def assign(self, ident: int, ref: DumpRef, timeout: float) -> bool:
-        self.task = (ident, ref)
+    def start_head(self, timeout: float) -> None:
+        """The first queued task becomes the current one: start its clock."""
         self.sha256 = self.size = None
         self.deadline = time.monotonic() + timeout
+
+    def send_task(self, ident: int, ref: DumpRef) -> bool:
         doc = {"id": ident, "ref": asdict(ref)}
         return self.send(json.dumps(doc).encode() + b"\n")
 
@@ -181,16 +185,21 @@ class WorkerPool:
     def run(self, refs: Iterable[DumpRef]) -> Iterator[Result]:
         """Analyse ``refs``; yields ``(ref, row or Skipped)`` as each finishes.
 
+        Each worker holds up to :data:`PREFETCH` dumps so it never waits for
+        the supervisor between dumps; the time limit runs from when a dump
+        becomes the one it works on. The dumps queued behind one that hangs
+        or kills its worker go to the next free worker.
+
         Raises:
             WorkerStartError: a worker could not even start (twice in a row).
         """
         todo = iter(enumerate(refs))
         events: queue.Queue[Any] = queue.Queue()
         children: list[_Child] = []
+        retry: collections.deque[tuple[int, DumpRef]] = collections.deque()
         failed_starts = 0
-        exhausted = False
 
-        def spawn(index: int) -> _Child:
+        def spawn(index: int) -> None:
             child = _take_idle(self._key, index, events) if self.reuse else None
             if child is not None:
                 events.put((child, {"event": "ready"}))
@@ -200,122 +209,118 @@ class WorkerPool:
                 children[index] = child
             else:
                 children.append(child)
-            return child
 
-        def retire(child: _Child) -> None:
-            child.task = None
-            if self.reuse and child.proc.poll() is None:
+        def next_task() -> tuple[int, DumpRef] | None:
+            if retry:
+                return retry.popleft()
+            return next(todo, None)
+
+        def fill(child: _Child) -> None:
+            while len(child.tasks) < PREFETCH:
+                task = next_task()
+                if task is None:
+                    break
+                if not child.tasks:
+                    child.start_head(self.timeout)
+                child.tasks.append(task)
+                if not child.send_task(*task):
+                    break  # the worker is gone; its end of output is on the way
+            if not child.tasks:
                 child.retired = True
-                _put_idle(self._key, child)
-            else:
-                child.finish()
+                if self.reuse and child.proc.poll() is None:
+                    _put_idle(self._key, child)
+                else:
+                    child.finish()
 
-        def feed(child: _Child) -> None:
-            nonlocal exhausted
-            if exhausted:
-                retire(child)
-                return
-            nxt = next(todo, None)
-            if nxt is None:
-                exhausted = True
-                retire(child)
-                return
-            child.assign(nxt[0], nxt[1], self.timeout)
+        def lost(child: _Child, row: TriageRow) -> Result:
+            """The head task failed with ``row``; queue the rest again, start a new worker."""
+            head = child.tasks.popleft()
+            retry.extendleft(reversed(child.tasks))
+            child.tasks.clear()
+            child.retired = True
+            spawn(child.index)
+            return head[1], row
 
         try:
             for i in range(self.jobs):
                 spawn(i)
             while True:
-                live = [c for c in children if c.task is not None or not c.ready]
+                live = [c for c in children if c.tasks or not c.ready]
                 if not live:
                     break
                 now = time.monotonic()
                 deadlines = [c.deadline if c.ready else c.started_at + START_TIMEOUT
                              for c in live]
-                wait = max(0.0, min(deadlines) - now)
                 try:
-                    child, msg = events.get(timeout=wait)
+                    child, msg = events.get(timeout=max(0.0, min(deadlines) - now))
                 except queue.Empty:
                     child, msg = None, None
                 if child is not None and child is not children[child.index]:
-                    continue  # a message from a worker already replaced
+                    continue  # from a worker already replaced
                 if child is not None and msg is not None:
                     event = msg.get("event")
                     if event == "ready":
                         child.ready = True
                         failed_starts = 0
-                        feed(child)
-                    elif child.task is not None and msg.get("id") == child.task[0]:
+                        fill(child)
+                    elif child.tasks and msg.get("id") == child.tasks[0][0]:
                         if event == "start":
                             child.sha256 = msg.get("sha256")
                             child.size = msg.get("size")
                         elif event in ("row", "skip"):
-                            ref = child.task[1]
+                            ref = child.tasks.popleft()[1]
                             row: TriageRow | Skipped = (
                                 TriageRow.from_json(msg["row"]) if event == "row"
                                 else Skipped(str(msg["sha256"]), int(msg["size"]))
                             )
-                            child.task = None
+                            if child.tasks:
+                                child.start_head(self.timeout)
                             yield ref, row
-                            feed(child)
+                            fill(child)
                     continue
                 if child is not None:  # end of output: the worker died
-                    yield from self._died(child, spawn)
-                    if not child.ready:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        child.proc.wait(timeout=10)
+                    if child.tasks:
+                        yield lost(child, self._died_row(child))
+                    elif not child.ready:
                         failed_starts += 1
                         if failed_starts >= 2:
                             raise WorkerStartError(
                                 f"triage worker could not start: {child.tail() or 'no message'}"
                             )
+                        spawn(child.index)
                     continue
                 now = time.monotonic()
                 for c in list(children):
                     if not c.ready and now >= c.started_at + START_TIMEOUT:
                         c.kill()
                         raise WorkerStartError("triage worker did not start in time")
-                    if c.ready and c.task is not None and now >= c.deadline:
-                        yield from self._timed_out(c, spawn)
+                    if c.ready and c.tasks and now >= c.deadline:
+                        c.kill()
+                        yield lost(c, self._timeout_row(c))
         finally:
             for c in children:
-                if c.task is not None:
+                if c.tasks:
                     c.kill()
                 elif not c.retired and c.proc.poll() is None:
                     c.finish()
 
-    def _died(self, child: _Child, spawn: Any) -> Iterator[Result]:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.proc.wait(timeout=10)
-        code = child.proc.returncode
-        task = child.task
-        child.task = None
-        if task is None and child.ready:
-            return  # exited after its input closed
-        if task is not None:
-            ref = task[1]
-            detail = child.tail()
-            msg = f"worker process died (exit status {code}) while analysing this dump"
-            if detail:
-                msg += f": {detail}"
-            yield ref, error_row(ref, msg, size=child.size, sha256=child.sha256,
-                                 kind="worker-died")
-        self._replace(child, spawn)
+    def _died_row(self, child: _Child) -> TriageRow:
+        ref = child.tasks[0][1]
+        msg = (f"worker process died (exit status {child.proc.returncode}) "
+               "while analysing this dump")
+        detail = child.tail()
+        if detail:
+            msg += f": {detail}"
+        return error_row(ref, msg, size=child.size, sha256=child.sha256, kind="worker-died")
 
-    def _timed_out(self, child: _Child, spawn: Any) -> Iterator[Result]:
-        task = child.task
-        assert task is not None
-        child.task = None
-        sha, size = child.sha256, child.size
-        child.kill()
-        ref = task[1]
-        yield ref, error_row(
+    def _timeout_row(self, child: _Child) -> TriageRow:
+        ref = child.tasks[0][1]
+        return error_row(
             ref,
             f"timed out after {self.timeout:g} s (time limit per dump); worker killed",
-            size=size,
-            sha256=sha,
+            size=child.size,
+            sha256=child.sha256,
             kind="timeout",
         )
-        self._replace(child, spawn)
-
-    def _replace(self, child: _Child, spawn: Any) -> None:
-        # The replacement is fed when it reports ready (see run()).
-        spawn(child.index)
