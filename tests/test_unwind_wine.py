@@ -204,6 +204,10 @@ def test_corpus_x86_with_breakpad_sym() -> None:
     assert head[3].module is not None and head[3].module.name.lower() == "kernel32.dll"
     assert [f.trust for f in head] == [Trust.CONTEXT, Trust.CFI, Trust.CFI, Trust.CFI]
     assert head[0].source_file == "c:\\test_app.cc" and head[0].source_line == 58
+    # 0x7c816fd7 is Windows XP's kernel32!BaseProcessStart+0x23, where a process's
+    # first thread starts: its frame-pointer chain ends there (saved ebp and return 0).
+    assert head[3].ip == 0x7C816FD7
+    assert len(stack.frames) == 4 and stack.status is StackStatus.COMPLETE
 
 
 def test_stack_by_thread_id_and_unknown_id() -> None:

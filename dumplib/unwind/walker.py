@@ -812,6 +812,11 @@ class StackWalker:
         except MemoryNotInDump:
             return None
         new_sp = fp + 2 * width
+        if saved_fp == 0 and ret == 0:
+            # the outermost frame: the chain ends with a zero frame pointer and return address
+            new = dict(regs)
+            new[fpn], new[ipn], new[spn] = 0, 0, new_sp
+            return new
         if saved_fp and not (new_sp <= saved_fp < state.hi):
             return None
         if not self._is_return_address(ret):
