@@ -347,3 +347,42 @@ def test_no_hung_stop_when_the_dump_has_a_crash_or_no_network_wait() -> None:
             stacks[tid] = _stack(dump, tid, [("ntdll.dll", "NtDelayExecution"),
                                              ("App.exe", "Idle")])
         assert analyze(dump, stacks=stacks).finding("hung-stop-network-io") is None
+
+
+# -- out of memory: the memory map ---------------------------------------------------------------
+
+MIB = 1 << 20
+
+
+def _x86_oom(used_mib: int) -> DumpBuilder:
+    """A 32-bit process whose 2 GiB address space has ``used_mib`` MiB reserved or committed."""
+    b = DumpBuilder("x86", os_version=(6, 1, 7601))
+    b.add_module(r"C:\App\App.exe", base=0x40_0000, size=0x10000)
+    b.add_thread(0x10, context={"eip": 0x40_1000, "esp": 0x10_0000}, stack=bytes(0x100))
+    b.set_exception(0x10, 0xC0000017, 0x40_1000)  # STATUS_NO_MEMORY
+    half = used_mib // 2
+    b.add_memory_info(0x100_0000, half * MIB, state=0x1000)  # MEM_COMMIT
+    b.add_memory_info(0x100_0000 + half * MIB, (used_mib - half) * MIB, state=0x2000)
+    free_at = 0x100_0000 + used_mib * MIB
+    b.add_memory_info(free_at, 0x8000_0000 - free_at, state=0x10000, protect=1, type=0)
+    b.set_process_vm_counters(private_usage=half * MIB, virtual_size=used_mib * MIB)
+    return b
+
+
+def test_out_of_memory_confirmed_by_a_full_address_space() -> None:
+    with dumplib.open(_x86_oom(1900).to_bytes()) as dump:
+        finding = analyze(dump, stacks={}).finding("out-of-memory")
+    assert finding is not None
+    ev = _ev(finding)
+    assert ev["committed_bytes"] == 950 * MIB and ev["reserved_bytes"] == 950 * MIB
+    assert ev["address_space_bytes"] == 2 << 30
+    assert ev["largest_free_region"] == 0x8000_0000 - (0x100_0000 + 1900 * MIB)
+    assert ev["virtual_size"] == 1900 * MIB and ev["private_usage"] == 950 * MIB
+    assert ev["confirmed"] is True and finding.confidence == 0.9
+
+
+def test_out_of_memory_with_room_left_is_not_confirmed() -> None:
+    with dumplib.open(_x86_oom(300).to_bytes()) as dump:
+        finding = analyze(dump, stacks={}).finding("out-of-memory")
+    assert finding is not None
+    assert finding.evidence["confirmed"] is False and finding.confidence == 0.8

@@ -16,6 +16,9 @@ signature's conditions gathered, and returns more evidence plus whether it
 * ``third_party_modules`` -- every non-Microsoft module with vendor,
   description and version.
 * ``recursion`` -- the most repeated frame of the exception thread's stack.
+* ``memory_usage`` -- process memory counters and the memory map's committed,
+  reserved and largest free sizes; confirms when a 32-bit process has used up
+  its address space (or a job its commit limit).
 """
 
 from __future__ import annotations
@@ -331,11 +334,54 @@ def _recursion(ctx: AnalysisContext, ev: Mapping[str, JsonValue]) -> Collected:
     return Collected(evidence, confirmed=n >= 16)
 
 
+# -- memory usage ------------------------------------------------------------------------------
+
+_MEM_COMMIT, _MEM_RESERVE, _MEM_FREE = 0x1000, 0x2000, 0x10000
+_GIB = 1 << 30
+
+
+def _memory_usage(ctx: AnalysisContext, ev: Mapping[str, JsonValue]) -> Collected:
+    dump = ctx.dump
+    evidence: dict[str, JsonValue] = {}
+    vm = dump.process_vm_counters
+    if vm is not None:
+        for name in ("private_usage", "pagefile_usage", "peak_pagefile_usage", "virtual_size",
+                     "peak_virtual_size", "working_set_size", "job_private_commit_usage",
+                     "job_private_commit_limit"):
+            value = getattr(vm, name, None)
+            if value:
+                evidence[name] = value
+    infos = dump.memory_info
+    confirmed = False
+    if infos:
+        committed = sum(i.region_size for i in infos if i.state == _MEM_COMMIT)
+        reserved = sum(i.region_size for i in infos if i.state == _MEM_RESERVE)
+        free = [i.region_size for i in infos if i.state == _MEM_FREE]
+        evidence["committed_bytes"] = committed
+        evidence["reserved_bytes"] = reserved
+        evidence["largest_free_region"] = max(free) if free else 0
+        if dump.system.pointer_size == 4:
+            top = max(i.end for i in infos)
+            space = 4 * _GIB if top > 2 * _GIB else 2 * _GIB
+            used = committed + reserved
+            evidence["address_space_bytes"] = space
+            evidence["address_space_used"] = round(used / space, 3)
+            # A 32-bit process with (almost) no room left: allocations fail for want of
+            # address space, whatever the machine's free memory.
+            confirmed = used >= 0.9 * space or (bool(free) and max(free) < 16 * (1 << 20))
+    if vm is not None and vm.job_private_commit_limit and vm.job_private_commit_usage:
+        confirmed = confirmed or vm.job_private_commit_usage >= 0.95 * vm.job_private_commit_limit
+    if not evidence:
+        return Collected({}, notes=("the dump records no memory counters or memory map",))
+    return Collected(evidence, confirmed=confirmed)
+
+
 COLLECTORS: dict[str, Collector] = {
     "system": _system,
     "overlapped": _overlapped,
     "network_threads": _network_threads,
     "third_party_modules": _third_party,
     "recursion": _recursion,
+    "memory_usage": _memory_usage,
 }
 """Collector functions by the name signatures use in ``collect``."""
