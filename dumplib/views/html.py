@@ -18,7 +18,14 @@ from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.model.dump import DumpFile
 from dumplib.model.hexdump import HexDump
 from dumplib.model.memory import Memory, MemoryRegion
-from dumplib.model.objects import ExceptionInfo, Module, ModuleList, Thread, ThreadList
+from dumplib.model.objects import (
+    ExceptionInfo,
+    Module,
+    ModuleList,
+    Thread,
+    ThreadList,
+    basename,
+)
 from dumplib.views._html import badge, card, esc, hx, kv_table, table, wrap
 
 if TYPE_CHECKING:
@@ -268,7 +275,7 @@ def hexdump_html(view: HexDump, *, highlight: Iterable[tuple[int, int]] = ()) ->
 
 
 def _frame_row(f: Frame) -> list[str | tuple[str, str]]:
-    src = f"{f.source_file}:{f.source_line}" if f.source_file else ""
+    src = f"{basename(f.source_file)}:{f.source_line}" if f.source_file else ""
     return [
         (f"{f.index:02d}", "mono"),
         badge(f.trust.value, f"t-{f.trust.value}"),
@@ -280,6 +287,10 @@ def _frame_row(f: Frame) -> list[str | tuple[str, str]]:
 
 def stack_html(stack: Stack, *, limit: int | None = DEFAULT_ROW_LIMIT) -> str:
     """A walked stack: one row per frame with its trust as a coloured badge."""
+    return wrap(_stack_body(stack, limit))
+
+
+def _stack_body(stack: Stack, limit: int | None) -> str:
     frames = stack.frames if limit is None else stack.frames[:limit]
     rows = [_frame_row(f) for f in frames]
     caption = f"thread {stack.thread_id}: {len(stack.frames)} frames, walk {stack.status.value}"
@@ -289,7 +300,7 @@ def stack_html(stack: Stack, *, limit: int | None = DEFAULT_ROW_LIMIT) -> str:
                  caption=caption, raw_columns=frozenset({1}))
     if stack.notes:
         body += "<ul>" + "".join(f'<li class="dim">{esc(n)}</li>' for n in stack.notes) + "</ul>"
-    return wrap(body)
+    return body
 
 
 # -- analysis --------------------------------------------------------------------------
@@ -344,7 +355,7 @@ def report_html(report: Report) -> str:
         parts.append("<div class='dim'>no finding</div>")
     if report.crash_stack is not None:
         parts.append("<h4>crash stack</h4>")
-        parts.append(stack_html(report.crash_stack, limit=40))
+        parts.append(_stack_body(report.crash_stack, 40))
     if report.third_party_modules:
         rows: list[list[str | tuple[str, str]]] = [
             [m.name, m.version or "-", m.vendor or "-", m.reason]
