@@ -253,6 +253,7 @@ def test_double_completion_confirmed_by_the_overlapped_status() -> None:
                                 "event": 0, "found_in": "exception context r8"}
     assert ev["confirmed"] is True and finding.confidence == 0.95
     assert ev["os_version"] == "6.3.9600" and "KB3179574" in ev["fix"]
+    assert ev["fix_applies_to_this_os"] is True
 
 
 def test_overlapped_with_another_status_is_reported_but_not_confirming() -> None:

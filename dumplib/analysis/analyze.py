@@ -46,6 +46,8 @@ def evaluate_signatures(ctx: AnalysisContext, signatures: Sequence[Signature]) -
         if got is None:
             continue
         match, evidence = got
+        if sig.evidence:
+            evidence.update(sig.evidence)  # collectors see (and may refine) the fixed facts
         confirmed = False
         for name in sig.collect:
             try:
@@ -56,8 +58,6 @@ def evaluate_signatures(ctx: AnalysisContext, signatures: Sequence[Signature]) -
             evidence.update(collected.evidence)
             confirmed = confirmed or collected.confirmed
             ctx.notes.extend(f"signature {sig.id}: {n}" for n in collected.notes)
-        if sig.evidence:
-            evidence.update(sig.evidence)
         confidence = match.confidence if match.confidence is not None else sig.confidence
         if sig.collect:
             evidence["confirmed"] = confirmed

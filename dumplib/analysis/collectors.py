@@ -5,7 +5,8 @@ shared :class:`~dumplib.analysis.facts.AnalysisContext` and the evidence the
 signature's conditions gathered, and returns more evidence plus whether it
 *confirms* the problem (then the signature's ``confidence_confirmed`` applies).
 
-* ``system`` -- OS name, version and build.
+* ``system`` -- OS name, version and build; with ``fix_os_versions`` in the
+  signature's evidence, whether the fix it names is for this OS.
 * ``overlapped`` -- the OVERLAPPED / NativeOverlapped handed to an I/O
   completion callback, read from memory, with its ``Internal`` status;
   STATUS_BUFFER_OVERFLOW (0x80000005) there confirms a double completion.
@@ -88,13 +89,24 @@ def _first_thread_id(ctx: AnalysisContext, ev: Mapping[str, JsonValue]) -> int |
 def _system(ctx: AnalysisContext, ev: Mapping[str, JsonValue]) -> Collected:
     s = ctx.dump.system
     major, minor, build = s.os_version
-    return Collected({
+    out: dict[str, JsonValue] = {
         "os_name": s.os_name,
         "os_version": f"{major}.{minor}.{build}",
         "os_build": build,
         "csd_version": s.csd_version,
         "arch": s.arch.value,
-    })
+    }
+    # A signature's fixed evidence may name the OS versions its fix is for
+    # (fix_os_versions = ["6.3"]): say whether this dump's OS is one of them.
+    wanted = ev.get("fix_os_versions")
+    if isinstance(wanted, list):
+        version = (major, minor, build)
+        out["fix_applies_to_this_os"] = any(
+            isinstance(w, str) and version[: len(w.split("."))] == tuple(
+                int(p) for p in w.split(".") if p.isdigit())
+            for w in wanted
+        )
+    return Collected(out)
 
 
 # -- overlapped ----------------------------------------------------------------------------
