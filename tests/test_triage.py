@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import lzma
 import os
 import shutil
@@ -258,3 +259,20 @@ def test_wine_fixtures_through_the_pool() -> None:
     assert full.sha256 == hashlib.sha256(raw).hexdigest()
     assert full.size == len(raw)
     assert "clr-double-io-completion" in full.findings
+
+
+def test_symbols_reach_the_workers() -> None:
+    """With the scenario's PDBs on the symbol path, rows name functions as analyze does."""
+    case = Path(__file__).resolve().parent.parent / "fixtures" / "wine" / "nullwrite"
+    dump = case / "nullwrite.dmp"
+    (plain,) = triage([dump], jobs=1)
+    (named,) = triage([dump], jobs=1, symbols=[case])
+    with dumplib.open(dump) as d:
+        report = dumplib.analyze(d, symbols=[case])
+    assert named.bucket == report.bucket
+    assert named.bucket != plain.bucket
+    assert not any("!" in f for f in plain.frames)
+    truth = json.loads((case / "truth.json").read_text())
+    functions = [f.split("!", 1)[1].rsplit("+", 1)[0] for f in named.frames if "!" in f]
+    assert functions[: len(truth["crash_stack"])] == truth["crash_stack"]
+    assert named.fault_module == truth["faulting_module"]
