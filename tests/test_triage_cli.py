@@ -117,3 +117,29 @@ def test_reused_workers_survive_between_pools(corpus: list[CorpusDump]) -> None:
             for c in stack:
                 c.finish()
         pool_mod._IDLE.clear()
+
+
+def test_ctrl_c_keeps_the_journal(corpus: list[CorpusDump], tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import dumplib.cli.triage as cli_triage
+    from dumplib.triage.run import triage as real_triage
+
+    out = tmp_path / "rows.jsonl"
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        def stop(done: int, total: int) -> None:
+            if done == 2:
+                raise KeyboardInterrupt
+
+        kwargs["progress"] = stop
+        return real_triage(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli_triage, "triage", interrupted)
+    assert main(["triage", _dir(corpus), "-j", "1", "--out", str(out)]) == 130
+    assert "run again to resume" in capsys.readouterr().err
+    assert len(out.read_text().splitlines()) == 2
+    monkeypatch.undo()
+    assert main(["triage", _dir(corpus), "-j", "1", "--out", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["skipped"] == 2 and doc["analysed"] == COUNT - 2

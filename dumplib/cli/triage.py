@@ -22,7 +22,10 @@ from dumplib._exc import DumpError
 from dumplib.cli.common import EXIT_OK, EXIT_USAGE, console, emit_json, fail
 from dumplib.triage import DEFAULT_TIMEOUT, BucketSummary, TriageResult, WorkerStartError, triage
 
-__all__ = ["register", "summary_json", "summary_table"]
+__all__ = ["EXIT_INTERRUPTED", "register", "summary_json", "summary_table"]
+
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def _when(t: int | None) -> str:
@@ -123,6 +126,10 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except (DumpError, WorkerStartError) as exc:
         return fail(str(exc))
+    except KeyboardInterrupt:
+        kept = f"; the rows so far are in {args.out}, run again to resume" if args.out else ""
+        sys.stderr.write(f"dumplib: interrupted{kept}\n")
+        return EXIT_INTERRUPTED
     finally:
         if client is not None:
             client.close()
