@@ -309,6 +309,8 @@ def bucket_chart(
     if untimed:
         title += f" ({untimed} without a time not shown)"
     ax.set_title(title, fontsize=10, loc="left")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    handles, labels = ax.get_legend_handles_labels()  # top of the legend = top of the stack
+    ax.legend(handles[::-1], labels[::-1], fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.autofmt_xdate()
     return fig
