@@ -10,12 +10,16 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dumplib
 from dumplib.analysis import analyze
 from dumplib.builder import DumpBuilder
+
+# Damaged dumps warn about what they lack; that is expected here.
+pytestmark = pytest.mark.filterwarnings("ignore::dumplib.DumpWarning")
 
 WINE = Path(__file__).resolve().parent.parent / "fixtures" / "wine"
 CASEB = (WINE / "caseb" / "caseb.dmp").read_bytes()
