@@ -7,10 +7,12 @@ a signature must match follows from how each dump was built.
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -178,6 +180,36 @@ def test_case_b_from_runtime_public_symbols_only() -> None:
     with_app = [("mscorlib.ni.dll", None), ("App.exe", None), *IOCP[1:]]
     assert _analyze(_crash(0xE0434F4D), {0x10: with_app}).finding(
         "clr-double-io-completion") is None
+
+
+def test_case_b_first_chance_stack_as_cases_md_describes_it() -> None:
+    """The faulting thread of the field dumps (CASES.md), innermost first."""
+    frames: list[tuple[str, str | None]] = [
+        ("ntdll.dll", "ZwWaitForSingleObject"), ("kernel32.dll", "WaitForSingleObjectEx"),
+        ("clr.dll", "Debugger::FirstChanceManagedException"),
+        ("clr.dll", "ExceptionTracker::ProcessOSExceptionNotification"),
+        ("ntdll.dll", "KiUserExceptionDispatch"), ("kernel32.dll", "RaiseException"),
+        ("clr.dll", "NakedThrowHelper"),
+        ("mscorlib.ni.dll",
+         "System.Threading._IOCompletionCallback.PerformIOCompletionCallback"),
+        ("clr.dll", "BindIoCompletionCallbackStub"),
+        ("clr.dll", "ThreadpoolMgr::CompletionPortThreadStart"),
+        ("clr.dll", "Thread::intermediateThreadProc"),
+        ("kernel32.dll", "BaseThreadInitThunk"), ("ntdll.dll", "RtlUserThreadStart"),
+    ]
+    b = _crash(0xE0434F4D)
+    b.add_comment("*** procdump -ma -e 1 -f NullReferenceException DataMCUSvc.exe")
+    report = _analyze(b, {0x10: frames})
+    finding = report.finding("clr-double-io-completion")
+    assert finding is not None and finding.confidence == 0.7
+    threads: Any = json.loads(json.dumps(finding.evidence["threads"]))
+    (group,) = threads
+    (thread,) = group
+    assert thread["start_function"] == "clr!ThreadpoolMgr::CompletionPortThreadStart"
+    assert report.bucket == (
+        "CLR_System.NullReferenceException/app.exe/mscorlib.ni!System.Threading."
+        "_IOCompletionCallback.PerformIOCompletionCallback|clr!BindIoCompletionCallbackStub"
+        "|clr!ThreadpoolMgr::CompletionPortThreadStart")
 
 
 def test_heap_corruption_status_code_and_evidence() -> None:
