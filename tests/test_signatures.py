@@ -212,6 +212,27 @@ def test_case_b_first_chance_stack_as_cases_md_describes_it() -> None:
         "|clr!ThreadpoolMgr::CompletionPortThreadStart")
 
 
+def test_case_a_with_windows_socket_and_service_control_frames() -> None:
+    """Windows' own names: mswsock's WSPRecv / closesocket under ws2_32, and the
+    service control thread (sechost!ScSvcCtrlThreadW) waiting for the stop."""
+    b = _builder(extra_modules=[r"C:\Windows\System32\mswsock.dll",
+                                r"C:\Windows\System32\sechost.dll"])
+    recv = [("ntdll.dll", "NtWaitForSingleObject"), ("mswsock.dll", "SockWaitForSingleObject"),
+            ("mswsock.dll", "WSPRecv"), ("ws2_32.dll", "WSARecv"), ("App.exe", None)]
+    close = [("ntdll.dll", "NtDeviceIoControlFile"), ("mswsock.dll", "WSPCloseSocket"),
+             ("ws2_32.dll", "closesocket"), ("App.exe", None)]
+    stop = [("ntdll.dll", "NtWaitForMultipleObjects"),
+            ("kernel32.dll", "WaitForMultipleObjectsEx"), ("App.exe", None),
+            ("sechost.dll", "ScSvcCtrlThreadW")]
+    report = _analyze(b, {0x10: recv, 0x14: close, 0x18: stop})
+    assert report.thread_states == {0x10: "network_io", 0x14: "network_io", 0x18: "wait"}
+    finding = report.finding("hung-stop-network-io")
+    assert finding is not None and finding.confidence == 0.75
+    blocked: Any = json.loads(json.dumps(finding.evidence["blocked_threads"]))
+    assert {t["id"]: t["blocked_in"] for t in blocked} == {
+        0x10: "mswsock!SockWaitForSingleObject", 0x14: "mswsock!WSPCloseSocket"}
+
+
 def test_heap_corruption_status_code_and_evidence() -> None:
     report = _analyze(_crash(0xC0000374))
     finding = report.finding("heap-corruption")
