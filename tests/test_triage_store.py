@@ -221,3 +221,17 @@ def test_one_worker_requeues_the_dumps_behind_a_hang(
     result = triage(_paths(corpus), jobs=1, timeout=2)
     assert [r.bucket for r in result[:2]] == ["ERROR/worker-died", "ERROR/timeout"]
     assert list(result[2:]) == baseline[2:]
+
+
+def test_a_copy_of_a_known_dump_is_not_redone(corpus: list[CorpusDump], tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "rows.jsonl"
+    first = triage([corpus[0].path, corpus[0].path], jobs=0, out=out)
+    assert len(first) == 1 and first.analysed == 1
+    copy = tmp_path / "renamed.dmp"
+    shutil.copy(corpus[0].path, copy)
+    (row,) = triage([copy], jobs=0, out=out)
+    assert row.path == str(copy)
+    assert replace(row, path=first[0].path) == first[0]
+    assert len(out.read_text().splitlines()) == 1

@@ -23,6 +23,7 @@ import importlib
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dumplib.triage.discover import DumpRef, find_dumps
@@ -143,8 +144,10 @@ def triage(
         progress: called as ``progress(done, total)`` as work finishes.
 
     Returns:
-        The rows of the dumps found, sorted by path (rows of skipped dumps are
-        the stored ones), as a :class:`TriageResult`.
+        The rows of the dumps found, sorted by path, as a :class:`TriageResult`.
+        A skipped dump gets its stored row (found by sha256), with this run's
+        path: copies of one dump under several names are one dump to the
+        result file.
 
     Raises:
         SourceError: a path does not exist.
@@ -154,7 +157,7 @@ def triage(
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    refs = list(find_dumps(paths))
+    refs = list(dict.fromkeys(find_dumps(paths)))  # a file named twice is one dump
     store = ResultStore(out)
     cfg = WorkerConfig(
         symbols=tuple(os.fspath(s) for s in symbols or ()),
@@ -179,7 +182,9 @@ def triage(
                         stored = store.get(row.sha256)
                         if stored is None:  # pragma: no cover - the store gave the hash
                             continue
-                        got[ref] = stored
+                        # the same bytes may have been stored under another name
+                        got[ref] = replace(stored, path=ref.path, member=ref.member,
+                                           compression=ref.compression)
                         skipped += 1
                     else:
                         store.append(row)
