@@ -19,6 +19,7 @@ import collections
 import contextlib
 import hashlib
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -50,6 +51,17 @@ class WorkerStartError(RuntimeError):
     """A triage worker process could not be started (broken install, bad interpreter)."""
 
 
+def _child_env() -> dict[str, str]:
+    """The environment of a worker: ours, with this dumplib first on the import path."""
+    import dumplib
+
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(dumplib.__file__)))
+    rest = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = root if not rest else root + os.pathsep + rest
+    return env
+
+
 class _Child:
     """One worker subprocess, its reader threads and the task it holds."""
 
@@ -62,6 +74,7 @@ class _Child:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env=_child_env(),
         )
         self.ready = False
         self.retired = False
