@@ -23,7 +23,7 @@ from dumplib._exc import CorruptDumpError
 from dumplib.triage import TriageRow, read_results, rows_to_dataframe
 from dumplib.triage.corpus import CorpusDump, build_corpus
 from dumplib.triage.rows import rows_from_table, rows_to_table
-from dumplib.triage.run import triage
+from dumplib.triage.run import TriageResult, triage
 from dumplib.triage.worker import FAULTS_ENV
 
 COUNT = 8
@@ -166,6 +166,7 @@ def test_dataframe(baseline: list[TriageRow]) -> None:
     assert str(df["exception_address"].dtype) == "UInt64"
     assert [int(x) for x in df["exception_address"]] == [r.exception_address for r in baseline]
     assert df["dump_time"].iloc[0] == pd.Timestamp(baseline[0].dump_time or 0, unit="s", tz="UTC")
+    assert TriageResult(baseline).to_dataframe().equals(df)
 
 
 _u64 = st.integers(0, 2**64 - 1)
