@@ -276,3 +276,19 @@ def test_symbols_reach_the_workers() -> None:
     functions = [f.split("!", 1)[1].rsplit("+", 1)[0] for f in named.frames if "!" in f]
     assert functions[: len(truth["crash_stack"])] == truth["crash_stack"]
     assert named.fault_module == truth["faulting_module"]
+
+
+def test_broken_signatures_fall_back_to_the_parser(
+    corpus: list[CorpusDump], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dumplib.analysis
+    from dumplib.analysis import SignatureError
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise SignatureError("bad table", path="x.toml")
+
+    monkeypatch.setattr(worker_mod, "_analysis_cache", {})
+    monkeypatch.setattr(dumplib.analysis, "load_signatures", boom)
+    (row,) = triage([corpus[0].path], jobs=0)
+    assert row.error is None and row.analysis == "parser"
+    assert any(w.startswith("analysis unavailable: SignatureError") for w in row.warnings)

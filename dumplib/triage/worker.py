@@ -148,14 +148,20 @@ def _analysis() -> tuple[Any, list[Any]] | None:
     """``(analyze, built-in signatures)`` when the analysis layer is installed.
 
     The signatures are loaded once per process and handed to every call.
+    When the layer is missing or its signatures do not load, rows use the
+    parser fallback (and, for the latter, say why in their warnings).
     """
     if "analyze" not in _analysis_cache:
         try:
             from dumplib.analysis import analyze, load_signatures
-
-            _analysis_cache["analyze"] = (analyze, load_signatures((), builtin=True))
         except ImportError:
             _analysis_cache["analyze"] = None
+        else:
+            try:
+                _analysis_cache["analyze"] = (analyze, load_signatures((), builtin=True))
+            except Exception as e:  # a broken signature file must not stop triage
+                _analysis_cache["analyze"] = None
+                _analysis_cache["note"] = f"analysis unavailable: {type(e).__name__}: {e}"
     found: tuple[Any, list[Any]] | None = _analysis_cache["analyze"]
     return found
 
@@ -210,7 +216,7 @@ def _walk_crash_stack(dump: Dump, thread_id: int | None, cfg: WorkerConfig) -> S
         thread_id = dump.threads[0].id
     try:
         return dump.stack(thread_id, list(cfg.symbols), max_frames=64)
-    except (DumpError, KeyError):
+    except Exception:  # the fallback row is still worth having without frames
         return None
 
 
@@ -224,6 +230,8 @@ def _describe(ref: DumpRef, dump: Dump, size: int, sha: str, cfg: WorkerConfig) 
     stack: Stack | None = None
     mode = ANALYSIS_PARSER
     found = _analysis()
+    if "note" in _analysis_cache:
+        notes.append(str(_analysis_cache["note"]))
     if found is not None:
         analyze, signatures = found
         try:
