@@ -2,11 +2,12 @@
 
 Each worker is a plain subprocess (``python -m dumplib.triage._child``) that
 opens the dumps itself: only paths go in and small rows come out. The
-supervisor gives each worker one dump at a time; a worker that takes longer
-than the time limit is killed, a worker that dies is noticed, and in both
-cases the dump gets an error row (``ERROR/timeout`` or ``ERROR/worker-died``,
-with the time limit or exit status and the last lines the worker wrote on
-stderr), a fresh worker is started and the run goes on.
+supervisor keeps each worker :data:`PREFETCH` dumps ahead, times the one it
+works on, kills a worker that takes longer than the time limit and notices a
+worker that dies; in both cases that dump gets an error row
+(``ERROR/timeout`` or ``ERROR/worker-died``, with the time limit or exit
+status and the last line the worker wrote on stderr), the dumps queued
+behind it go to other workers, a fresh worker is started and the run goes on.
 
 Plain subprocesses rather than :mod:`multiprocessing` because they can be
 started from anywhere, including from inside Dask worker processes (which
