@@ -21,7 +21,7 @@ from rich.console import Console
 from dumplib._exc import DumpError
 from dumplib.dump import Dump
 from dumplib.model.dump import DumpWarning
-from dumplib.samples import DEFAULT_SAMPLE, sample_path
+from dumplib.samples import DEFAULT_SAMPLE, SAMPLES, sample_path, sample_symbols
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -29,6 +29,7 @@ __all__ = [
     "EXIT_USAGE",
     "add_dump_args",
     "console",
+    "dump_source",
     "emit_json",
     "fail",
     "run_on_dump",
@@ -70,9 +71,25 @@ def add_dump_args(p: argparse.ArgumentParser) -> None:
         nargs="?",
         const=DEFAULT_SAMPLE,
         metavar="NAME",
-        help=f"use a sample dump bundled with dumplib (default {DEFAULT_SAMPLE})",
+        help=f"use a sample dump bundled with dumplib: {', '.join(SAMPLES)} "
+        f"(default {DEFAULT_SAMPLE}); its symbols are added to --symbols",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def dump_source(args: argparse.Namespace) -> str:
+    """The dump path named by ``FILE`` or ``--sample``; a sample's symbol
+    directories are appended to ``args.symbols`` when the command has that option.
+
+    Raises:
+        FileNotFoundError: ``--sample`` names no bundled sample.
+    """
+    if not args.sample:
+        return str(args.file)
+    path = str(sample_path(args.sample))
+    if hasattr(args, "symbols"):
+        args.symbols = list(args.symbols or []) + sample_symbols(args.sample)
+    return path
 
 
 def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
@@ -82,7 +99,7 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
     not usable. Notes in ``dump.warnings`` are printed on stderr.
     """
     try:
-        path = str(sample_path(args.sample)) if args.sample else args.file
+        path = dump_source(args)
     except FileNotFoundError as exc:
         return fail(str(exc))
     notes: list[str] = []

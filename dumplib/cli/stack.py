@@ -21,10 +21,17 @@ from rich.table import Table
 from rich.text import Text
 
 from dumplib._exc import DumpError
-from dumplib.cli.common import EXIT_OK, EXIT_USAGE, add_dump_args, console, emit_json, fail
+from dumplib.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_dump_args,
+    console,
+    dump_source,
+    emit_json,
+    fail,
+)
 from dumplib.dump import Dump
 from dumplib.model.dump import DumpWarning
-from dumplib.samples import sample_path
 from dumplib.unwind.disasm import FaultExplanation, Instruction, disassemble_around
 from dumplib.unwind.frames import Frame, Stack
 
@@ -172,7 +179,7 @@ def _run(args: argparse.Namespace, body: Any) -> int:
     """Like :func:`dumplib.cli.common.run_on_dump`, plus usage errors found once the
     dump is open (an unknown thread id): one line on stderr, exit status 2, no JSON."""
     try:
-        path = str(sample_path(args.sample)) if args.sample else args.file
+        path = dump_source(args)
     except FileNotFoundError as exc:
         return fail(str(exc))
     notes: list[str] = []
