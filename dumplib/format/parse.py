@@ -690,6 +690,12 @@ def parse_token(src: Source, entry: DirectoryEntry, warnings: Warnings) -> list[
     pos = list_header
     out = []
     for i in range(count):
+        if pos + item.size > entry.data_size:
+            raise CorruptDumpError(
+                f"{count} tokens declared, the stream ends after {i}",
+                stream=entry.name,
+                offset=entry.rva + pos,
+            )
         if pos + item.size > len(data):
             warnings.append(f"{entry.name} is cut after {i} of {count} tokens")
             break
