@@ -70,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     args.crashes.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
     with atheris.instrument_imports(include=["dumplib"]):
+        # import every layer the targets reach now, so all of it is instrumented
+        # (the targets themselves import some of these lazily)
+        import dumplib.analysis
+        import dumplib.pdb
+        import dumplib.pe
+        import dumplib.symbols
+        import dumplib.unwind.walker  # noqa: F401
         from tools.fuzz.targets import TARGETS
     target = TARGETS[args.target]
 
