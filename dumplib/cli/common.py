@@ -27,6 +27,7 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_OK",
     "EXIT_USAGE",
+    "UsageError",
     "add_dump_args",
     "console",
     "dump_source",
@@ -42,6 +43,11 @@ EXIT_USAGE = 2
 #: A command body: gets the parsed arguments, the open dump and a console;
 #: returns the JSON document when ``--json`` was given (else prints and returns None).
 DumpCommand = Callable[[argparse.Namespace, Dump, Console], Any]
+
+
+class UsageError(Exception):
+    """Raised by a command body for a usage error found only once the dump is open
+    (an unknown thread id, say): one line on stderr, exit status 2, nothing on stdout."""
 
 
 def console() -> Console:
@@ -95,8 +101,9 @@ def dump_source(args: argparse.Namespace) -> str:
 def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
     """Open the dump named by ``args`` and run ``body`` on it.
 
-    Returns the exit status: 0, or 1 with a one-line message when the input is
-    not usable. Notes in ``dump.warnings`` are printed on stderr.
+    Returns the exit status: 0, 1 with a one-line message when the input is
+    not usable, or 2 when ``body`` raises :class:`UsageError`. Notes in
+    ``dump.warnings`` are printed on stderr.
     """
     try:
         path = dump_source(args)
@@ -109,6 +116,9 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
             with Dump(path) as dump:
                 doc = body(args, dump, console())
                 notes = list(dump.warnings)
+        except UsageError as exc:
+            sys.stderr.write(f"dumplib: error: {exc}\n")
+            return EXIT_USAGE
         except DumpError as exc:
             return fail(str(exc))
         except BrokenPipeError:

@@ -12,26 +12,14 @@ sentence saying what it did ("write to [rdx] with rdx = 0x0 -> address 0x0").
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dumplib._exc import DumpError
-from dumplib.cli.common import (
-    EXIT_OK,
-    EXIT_USAGE,
-    add_dump_args,
-    console,
-    dump_source,
-    emit_json,
-    fail,
-)
+from dumplib.cli.common import UsageError, add_dump_args, run_on_dump
 from dumplib.dump import Dump
-from dumplib.model.dump import DumpWarning
 from dumplib.unwind.disasm import FaultExplanation, Instruction, disassemble_around
 from dumplib.unwind.frames import Frame, Stack
 
@@ -76,14 +64,10 @@ def stack_table(stack: Stack, title: str) -> Table:
     return table
 
 
-class _UsageError(Exception):
-    pass
-
-
 def _select(dump: Dump, args: argparse.Namespace) -> list[int]:
     if args.thread is not None:
         if dump.threads.get(args.thread) is None:
-            raise _UsageError(f"no thread {args.thread} (0x{args.thread:x}) in the dump; "
+            raise UsageError(f"no thread {args.thread} (0x{args.thread:x}) in the dump; "
                               f"threads: {', '.join(str(i) for i in dump.threads.ids)}")
         return [args.thread]
     exc = dump.exception
@@ -94,7 +78,7 @@ def _select(dump: Dump, args: argparse.Namespace) -> list[int]:
 
 def _stack(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
     if args.max_frames < 1:
-        raise _UsageError("--max-frames must be at least 1")
+        raise UsageError("--max-frames must be at least 1")
     ids = _select(dump, args)
     stacks = [dump.stack(tid, args.symbols, max_frames=args.max_frames) for tid in ids]
     if args.json:
@@ -146,10 +130,10 @@ def _disasm(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
         ctx = exc.context
         fault_ip = ctx.ip if ctx is not None else exc.address
     if args.count < 1:
-        raise _UsageError("--count must be at least 1")
+        raise UsageError("--count must be at least 1")
     address = args.address if args.address is not None else fault_ip
     if address is None:
-        raise _UsageError("the dump has no exception: give --address")
+        raise UsageError("the dump has no exception: give --address")
     if args.address is None:
         why = dump.explain_fault(args.symbols)
         listing = disassemble_around(walker.code, address, before=args.count // 2,
@@ -175,37 +159,6 @@ def _disasm(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
     return None
 
 
-def _run(args: argparse.Namespace, body: Any) -> int:
-    """Like :func:`dumplib.cli.common.run_on_dump`, plus usage errors found once the
-    dump is open (an unknown thread id): one line on stderr, exit status 2, no JSON."""
-    try:
-        path = dump_source(args)
-    except FileNotFoundError as exc:
-        return fail(str(exc))
-    notes: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DumpWarning)
-        try:
-            with Dump(path) as dump:
-                doc = body(args, dump, console())
-                notes = list(dump.warnings)
-        except _UsageError as exc:
-            sys.stderr.write(f"dumplib: error: {exc}\n")
-            return EXIT_USAGE
-        except DumpError as exc:
-            return fail(str(exc))
-        except BrokenPipeError:
-            return EXIT_OK
-    for note in notes:
-        sys.stderr.write(f"dumplib: warning: {note}\n")
-    if args.json:
-        try:
-            emit_json(doc)
-        except BrokenPipeError:
-            return EXIT_OK
-    return EXIT_OK
-
-
 def _int(text: str) -> int:
     try:
         return int(text, 0)
@@ -227,7 +180,7 @@ def register(sub: Any) -> None:
                    help="symbol directory, file or _NT_SYMBOL_PATH string (repeatable)")
     p.add_argument("--max-frames", type=int, default=100_000, metavar="N",
                    help="most frames per thread (default 100000)")
-    p.set_defaults(run=lambda args: _run(args, _stack))
+    p.set_defaults(run=lambda args: run_on_dump(args, _stack))
 
     d: argparse.ArgumentParser = sub.add_parser(
         "disasm", help="disassemble around the faulting instruction (or an address)",
@@ -239,4 +192,4 @@ def register(sub: Any) -> None:
                    help="instructions to show (default 10)")
     d.add_argument("--symbols", action="append", default=[], metavar="S",
                    help="where to find images when the dump lacks the code bytes")
-    d.set_defaults(run=lambda args: _run(args, _disasm))
+    d.set_defaults(run=lambda args: run_on_dump(args, _disasm))

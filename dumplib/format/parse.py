@@ -289,11 +289,7 @@ def parse_module_list(src: Source, entry: DirectoryEntry, warnings: Warnings) ->
     out = []
     for i, f in enumerate(L.MODULE.iter_unpack(view)):
         what = f"{entry.name}[{i}]"
-        try:
-            name = read_string(src, f[4], what=what)
-        except (TruncatedError, CorruptDumpError) as exc:
-            warnings.append(f"{what}: module name unreadable: {exc}")
-            name = ""
+        name = _optional_string(src, f[4], what, warnings) or ""
         cv = _debug_record(src, f[18], f[19], what, warnings)
         misc = _debug_record(src, f[20], f[21], what, warnings)
         out.append(
@@ -342,11 +338,7 @@ def parse_unloaded_module_list(
     for i in range(whole):
         f = L.UNLOADED_MODULE.unpack_from(view, i * esize)
         what = f"{entry.name}[{i}]"
-        try:
-            name = read_string(src, f[4], what=what)
-        except (TruncatedError, CorruptDumpError) as exc:
-            warnings.append(f"{what}: module name unreadable: {exc}")
-            name = ""
+        name = _optional_string(src, f[4], what, warnings) or ""
         out.append(UnloadedModuleRecord(f[0], f[1], f[2], f[3], name))
     return out
 
