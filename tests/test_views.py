@@ -227,8 +227,9 @@ def test_memory_dataframe_with_memory_info() -> None:
     assert list(df["allocation_base"]) == [0x10000]
 
 
-def test_stack_dataframe_equals_the_frames(stack: Any) -> None:
-    df = views.to_dataframe(stack)
+@pytest.mark.parametrize("via", ["views", "method"])
+def test_stack_dataframe_equals_the_frames(stack: Any, via: str) -> None:
+    df = views.to_dataframe(stack) if via == "views" else stack.to_dataframe()
     assert list(df["ip"]) == [f.ip for f in stack.frames]
     assert list(df["sp"]) == [f.sp for f in stack.frames]
     assert list(df["trust"]) == [f.trust.value for f in stack.frames]

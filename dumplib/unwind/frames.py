@@ -9,10 +9,18 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dumplib.model.objects import Module
 
-__all__ = ["Frame", "Stack", "StackStatus", "Trust", "lookup_address"]
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["FRAME_COLUMNS", "Frame", "Stack", "StackStatus", "Trust", "lookup_address"]
+
+#: The columns of :meth:`Stack.to_dataframe`, in order.
+FRAME_COLUMNS = ("thread_id", "index", "ip", "sp", "trust", "module", "function", "offset",
+                 "location", "source_file", "source_line")
 
 
 class Trust(str, enum.Enum):
@@ -132,6 +140,26 @@ class Stack:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    def to_dataframe(self) -> pandas.DataFrame:
+        """One row per frame, innermost first (columns :data:`FRAME_COLUMNS`).
+
+        Raises:
+            ImportError: pandas is not installed (``pip install 'dumplib[dataframe]'``).
+        """
+        from dumplib.model.tables import frame_from_rows
+
+        rows = [
+            {
+                "thread_id": self.thread_id, "index": f.index, "ip": f.ip, "sp": f.sp,
+                "trust": f.trust.value, "module": f.module_name, "function": f.function,
+                "offset": f.offset, "location": f.location, "source_file": f.source_file,
+                "source_line": f.source_line,
+            }
+            for f in self.frames
+        ]
+        return frame_from_rows(rows, FRAME_COLUMNS, u64=["thread_id", "index", "ip", "sp"],
+                               nullable_u64=["source_line"])
 
     def __str__(self) -> str:
         lines = [f"thread {self.thread_id} ({self.status})"]
