@@ -151,6 +151,32 @@ def _message(code: int) -> str:
     return ""
 
 
+_PRINTF = re.compile(r"%(?:0?\d*)?l?[xXdusp]")
+_ACCESS_WORD = {"read": "read", "write": "written", "execute": "executed"}
+
+
+def fill_message(template: str, values: Sequence[int | str]) -> str:
+    """Fill the printf-style placeholders of a message text (``%08lx``, ``%s`` ...) in
+    order with ``values``, as the event viewer does; extra placeholders stay as they are.
+
+    >>> fill_message("at 0x%08lx, could not be %s.", [0x10, "read"])
+    'at 0x00000010, could not be read.'
+    """
+    it = iter(values)
+
+    def one(m: re.Match[str]) -> str:
+        value = next(it, None)
+        if value is None:
+            return m.group(0)
+        spec = m.group(0).replace("p", "x")
+        try:
+            return spec % value
+        except TypeError:
+            return str(value)
+
+    return _PRINTF.sub(one, template)
+
+
 _TYPE_PREFIX = re.compile(r"^\.\?A([VUT]|W4)")
 
 
@@ -400,7 +426,11 @@ def summarize_exception(dump: DumpFile) -> ExceptionSummary | None:
         thread_id=exc.thread_id,
         code=code,
         name=name,
-        message=_message(code),
+        message=(
+            fill_message(_message(code), [exc.address, target, _ACCESS_WORD.get(access, access)])
+            if access is not None and target is not None
+            else _message(code)
+        ),
         kind=kind,
         address=exc.address,
         module=module.name if module else None,
