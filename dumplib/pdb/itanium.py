@@ -23,6 +23,9 @@ a failed parse.
 
 from __future__ import annotations
 
+from dumplib.pdb._cursor import Cursor
+from dumplib.pdb._cursor import DemangleFail as _Fail
+
 __all__ = ["demangle", "is_itanium"]
 
 MAX_DEPTH = 64
@@ -124,8 +127,6 @@ _STD_SUBS = {
 _LITERAL_SUFFIX = {"j": "u", "l": "l", "m": "ul", "x": "ll", "y": "ull"}
 
 
-class _Fail(Exception):
-    """The name is outside the grammar handled here."""
 
 
 class _T:
@@ -163,12 +164,11 @@ def _qualify(inner: _T, quals: str) -> _T:
     return _T(inner.left + quals, inner.right, inner.kind)
 
 
-class _Parser:
-    __slots__ = ("capture", "depth", "local", "pos", "s", "subs", "tparams")
+class _Parser(Cursor):
+    __slots__ = ("capture", "depth", "local", "subs", "tparams")
 
     def __init__(self, s: str) -> None:
-        self.s = s
-        self.pos = 0
+        super().__init__(s)
         self.subs: list[_T] = []
         self.tparams: list[str] = []
         self.depth = 0
@@ -176,22 +176,6 @@ class _Parser:
         self.capture = False  # template arguments parsed now are the function's parameters
 
     # -- low level
-
-    def peek(self, n: int = 1) -> str:
-        return self.s[self.pos : self.pos + n]
-
-    def take(self, n: int = 1) -> str:
-        if self.pos + n > len(self.s):
-            raise _Fail("unexpected end")
-        out = self.s[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def consume(self, text: str) -> bool:
-        if self.s.startswith(text, self.pos):
-            self.pos += len(text)
-            return True
-        return False
 
     def number(self) -> int:
         neg = self.consume("n")

@@ -29,6 +29,8 @@ specifiers and the const-ness of member functions are never printed.
 
 from __future__ import annotations
 
+from dumplib.pdb._cursor import Cursor
+from dumplib.pdb._cursor import DemangleFail as _Fail
 from dumplib.pdb.itanium import demangle, is_itanium
 
 __all__ = ["split_c_decoration", "undecorate"]
@@ -167,8 +169,6 @@ _THUNK_CLASSES = frozenset("GHOPWX")
 _FUNC_CLASSES = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-class _Fail(Exception):
-    """The name does not follow the grammar this undecorator knows."""
 
 
 class _Type:
@@ -192,38 +192,21 @@ class _Type:
         return self.left + self.right
 
 
-class _Parser:
-    __slots__ = ("depth", "names", "pos", "s", "types")
+class _Parser(Cursor):
+    __slots__ = ("depth", "names", "types")
 
     def __init__(self, s: str, pos: int = 0, depth: int = 0) -> None:
-        self.s = s
-        self.pos = pos
+        super().__init__(s, pos)
         self.depth = depth
         self.names: list[str] = []
         self.types: list[str] = []
 
     # -- low level
 
-    def peek(self, n: int = 1) -> str:
-        return self.s[self.pos : self.pos + n]
-
-    def take(self, n: int = 1) -> str:
-        if self.pos + n > len(self.s):
-            raise _Fail("unexpected end")
-        out = self.s[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
     def expect(self, text: str) -> None:
         if not self.s.startswith(text, self.pos):
             raise _Fail(f"expected {text!r} at {self.pos}")
         self.pos += len(text)
-
-    def consume(self, text: str) -> bool:
-        if self.s.startswith(text, self.pos):
-            self.pos += len(text)
-            return True
-        return False
 
     def enter(self) -> None:
         self.depth += 1
