@@ -56,10 +56,10 @@ import fnmatch
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dumplib.analysis.collectors import COLLECTORS
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts
@@ -71,6 +71,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
+
+_B = TypeVar("_B")
 
 __all__ = [
     "HandleSpec",
@@ -265,6 +267,32 @@ class _V:
             raise self.fail(key, "must be a dotted version string like \"6.3.9600\"")
         return tuple(int(p) for p in value.split("."))
 
+    def bounds(
+        self,
+        table: Mapping[str, Any],
+        name: str,
+        key: str,
+        parse: Callable[[object, str], _B],
+    ) -> tuple[_B | None, _B | None] | None:
+        """An optional ``name = { min = ..., max = ... }`` range, each end read by ``parse``.
+
+        Returns None when ``name`` is absent.
+
+        Raises:
+            SignatureError: not a table, unknown keys, or neither end given.
+        """
+        if name not in table:
+            return None
+        where = f"{key}.{name}"
+        t = self.table(table[name], where)
+        self.keys(t, {"min", "max"}, where)
+        if not t:
+            raise self.fail(where, "needs min or max")
+        return (
+            parse(t["min"], f"{where}.min") if "min" in t else None,
+            parse(t["max"], f"{where}.max") if "max" in t else None,
+        )
+
     def table(self, value: object, key: str) -> Mapping[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(key, "must be a table")
@@ -358,26 +386,8 @@ def _match(v: _V, table: Mapping[str, Any], key: str) -> Match:
         if not raw:
             raise v.fail(f"{key}.exception_code", "must not be empty")
         codes = tuple(v.integer(c, f"{key}.exception_code[{i}]") for i, c in enumerate(raw))
-    os_build = None
-    if "os_build" in table:
-        t = v.table(table["os_build"], f"{key}.os_build")
-        v.keys(t, {"min", "max"}, f"{key}.os_build")
-        if not t:
-            raise v.fail(f"{key}.os_build", "needs min or max")
-        os_build = (
-            v.integer(t["min"], f"{key}.os_build.min") if "min" in t else None,
-            v.integer(t["max"], f"{key}.os_build.max") if "max" in t else None,
-        )
-    os_version = None
-    if "os_version" in table:
-        t = v.table(table["os_version"], f"{key}.os_version")
-        v.keys(t, {"min", "max"}, f"{key}.os_version")
-        if not t:
-            raise v.fail(f"{key}.os_version", "needs min or max")
-        os_version = (
-            v.version(t["min"], f"{key}.os_version.min") if "min" in t else None,
-            v.version(t["max"], f"{key}.os_version.max") if "max" in t else None,
-        )
+    os_build = v.bounds(table, "os_build", key, v.integer)
+    os_version = v.bounds(table, "os_version", key, v.version)
     return Match(
         confidence=(
             v.number(table["confidence"], f"{key}.confidence", 0, 1)

@@ -377,32 +377,29 @@ class BreakpadSymbols:
 
     # -- lazily parsed tables ---------------------------------------------------------
 
+    def _index_table(self, line_numbers: list[int], record: str) -> dict[int, str]:
+        """Parse ``RECORD index name`` lines (FILE, INLINE_ORIGIN) into index -> name."""
+        table: dict[int, str] = {}
+        for i in line_numbers:
+            parts = self._lines[i].rstrip(b"\r").split(b" ", 2)
+            try:
+                table[int(parts[1])] = _decode(parts[2]) if len(parts) > 2 else ""
+            except (ValueError, IndexError) as exc:
+                raise self._error(f"bad {record} record on line {i + 1}", i) from exc
+        return table
+
     @property
     def files(self) -> dict[int, str]:
         """``FILE`` index -> source file name."""
         if self._files is None:
-            files: dict[int, str] = {}
-            for i in self._file_lines:
-                parts = self._lines[i].rstrip(b"\r").split(b" ", 2)
-                try:
-                    files[int(parts[1])] = _decode(parts[2]) if len(parts) > 2 else ""
-                except (ValueError, IndexError) as exc:
-                    raise self._error(f"bad FILE record on line {i + 1}", i) from exc
-            self._files = files
+            self._files = self._index_table(self._file_lines, "FILE")
         return self._files
 
     @property
     def inline_origins(self) -> dict[int, str]:
         """``INLINE_ORIGIN`` index -> inlined function name."""
         if self._origins is None:
-            origins: dict[int, str] = {}
-            for i in self._origin_lines:
-                parts = self._lines[i].rstrip(b"\r").split(b" ", 2)
-                try:
-                    origins[int(parts[1])] = _decode(parts[2]) if len(parts) > 2 else ""
-                except (ValueError, IndexError) as exc:
-                    raise self._error(f"bad INLINE_ORIGIN record on line {i + 1}", i) from exc
-            self._origins = origins
+            self._origins = self._index_table(self._origin_lines, "INLINE_ORIGIN")
         return self._origins
 
     def _parse_line_record(self, i: int) -> LineRecord:
