@@ -164,6 +164,13 @@ _ARM64_TAIL_NAMES = (
     "wvr1",
 )
 
+#: Shortest record accepted per architecture (x86 without ExtendedRegisters).
+_MINIMUM_SIZE = {
+    Arch.AMD64: AMD64_CONTEXT_SIZE,
+    Arch.X86: X86_CONTEXT_SIZE_NO_EXT,
+    Arch.ARM64: ARM64_CONTEXT_SIZE,
+}
+_LABEL = {Arch.AMD64: "AMD64", Arch.X86: "x86", Arch.ARM64: "ARM64"}
 _IP = {Arch.AMD64: "rip", Arch.X86: "eip", Arch.ARM64: "pc"}
 _SP = {Arch.AMD64: "rsp", Arch.X86: "esp", Arch.ARM64: "sp"}
 _FP = {Arch.AMD64: "rbp", Arch.X86: "ebp", Arch.ARM64: "fp"}
@@ -252,14 +259,17 @@ def parse_context(arch: Arch, data: bytes | memoryview, *, offset: int | None = 
         ValueError: ``arch`` has no supported CONTEXT layout.
     """
     size = len(data)
+    minimum = _MINIMUM_SIZE.get(arch)
+    if minimum is None:
+        raise ValueError(f"no CONTEXT layout for architecture {arch.value}")
+    if size < minimum:
+        raise TruncatedError(
+            f"{_LABEL[arch]} CONTEXT needs {minimum} bytes, record has {size}",
+            stream="context",
+            offset=offset,
+        )
     regs: dict[str, int]
     if arch is Arch.AMD64:
-        if size < AMD64_CONTEXT_SIZE:
-            raise TruncatedError(
-                f"AMD64 CONTEXT needs {AMD64_CONTEXT_SIZE} bytes, record has {size}",
-                stream="context",
-                offset=offset,
-            )
         regs = dict(zip(_AMD64_HEAD_NAMES, _AMD64_HEAD.unpack_from(data, 0), strict=False))
         for i, v in enumerate(_u128s(data, _AMD64_FLOAT_OFFSET, 8)):
             regs[f"st{i}"] = v
@@ -269,12 +279,6 @@ def parse_context(arch: Arch, data: bytes | memoryview, *, offset: int | None = 
         regs.update(zip(_AMD64_TAIL_NAMES, tail, strict=False))
         return Context(arch, regs, bytes(data[:AMD64_CONTEXT_SIZE]))
     if arch is Arch.X86:
-        if size < X86_CONTEXT_SIZE_NO_EXT:
-            raise TruncatedError(
-                f"x86 CONTEXT needs {X86_CONTEXT_SIZE_NO_EXT} bytes, record has {size}",
-                stream="context",
-                offset=offset,
-            )
         regs = dict(zip(_X86_NAMES, _X86.unpack_from(data, 0), strict=False))
         keep = X86_CONTEXT_SIZE_NO_EXT
         if size >= X86_CONTEXT_SIZE:
@@ -284,16 +288,8 @@ def parse_context(arch: Arch, data: bytes | memoryview, *, offset: int | None = 
             for i, v in enumerate(_u128s(data, _X86_EXT + 160, 8)):
                 regs[f"xmm{i}"] = v
         return Context(arch, regs, bytes(data[:keep]))
-    if arch is Arch.ARM64:
-        if size < ARM64_CONTEXT_SIZE:
-            raise TruncatedError(
-                f"ARM64 CONTEXT needs {ARM64_CONTEXT_SIZE} bytes, record has {size}",
-                stream="context",
-                offset=offset,
-            )
-        regs = dict(zip(_ARM64_HEAD_NAMES, _ARM64_HEAD.unpack_from(data, 0), strict=False))
-        for i, v in enumerate(_u128s(data, _ARM64_V_OFFSET, 32)):
-            regs[f"v{i}"] = v
-        regs.update(zip(_ARM64_TAIL_NAMES, _ARM64_TAIL.unpack_from(data, 784), strict=False))
-        return Context(arch, regs, bytes(data[:ARM64_CONTEXT_SIZE]))
-    raise ValueError(f"no CONTEXT layout for architecture {arch.value}")
+    regs = dict(zip(_ARM64_HEAD_NAMES, _ARM64_HEAD.unpack_from(data, 0), strict=False))
+    for i, v in enumerate(_u128s(data, _ARM64_V_OFFSET, 32)):
+        regs[f"v{i}"] = v
+    regs.update(zip(_ARM64_TAIL_NAMES, _ARM64_TAIL.unpack_from(data, 784), strict=False))
+    return Context(arch, regs, bytes(data[:ARM64_CONTEXT_SIZE]))
