@@ -7,12 +7,10 @@ MODULE line, the PE header fields), not by dumplib's own readers.
 
 from __future__ import annotations
 
-import http.server
 import os
 import shutil
 import socket
 import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from dumplib.symbols.path import (
     safe_name,
     symbol_path_from_environment,
 )
+from tests._http import StaticServer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "external"
 TEST_APP_TREE = FIXTURES / "rust-minidump/symbols"
@@ -290,41 +289,8 @@ def test_unsafe_names_from_a_dump_raise(tmp_path: Path) -> None:
 # -- HTTP symbol server ---------------------------------------------------------------
 
 
-class _Server:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.requests: list[str] = []
-        self.fail_with: int | None = None
-        outer = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args: object, **kwargs: object) -> None:
-                super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
-
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                if outer.fail_with is not None:
-                    self.send_error(outer.fail_with)
-                    return
-                super().do_GET()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/symbols"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture()
-def server(tmp_path: Path) -> Iterator[_Server]:
+def server(tmp_path: Path) -> Iterator[StaticServer]:
     served = tmp_path / "served"
     store = served / "symbols"
     _store(store, "CrashWithException.pdb", CWE_ID, "CrashWithException.sym", CWE_SYM)
@@ -339,12 +305,12 @@ def server(tmp_path: Path) -> Iterator[_Server]:
     _store(store, "crash.exe", image_key(ts, size), "crash.exe", CRASH_EXE)
     # A file served under a key it does not have.
     _store(store, "crash.pdb", "3249D99D0C4049318610F4E4FB0B69361", "crash.sym", CWE_SYM)
-    srv = _Server(served)
+    srv = StaticServer(served, "/symbols")
     yield srv
     srv.close()
 
 
-def test_download_into_cache(server: _Server, tmp_path: Path) -> None:
+def test_download_into_cache(server: StaticServer, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     locator = SymbolLocator([f"srv*{cache}*{server.url}"], timeout=5)
     found = locator.find(
@@ -368,7 +334,7 @@ def test_download_into_cache(server: _Server, tmp_path: Path) -> None:
     assert Path(image.path).read_bytes() == CRASH_EXE.read_bytes()
 
 
-def test_missing_file_is_remembered(server: _Server, tmp_path: Path) -> None:
+def test_missing_file_is_remembered(server: StaticServer, tmp_path: Path) -> None:
     locator = SymbolLocator([f"cache*{tmp_path / 'c'};srv*{server.url}"], timeout=5)
     for _ in range(3):
         result = locator.find(["nothere.sym"], "00", sym_verifier("00"), folder="nothere.pdb")
@@ -377,7 +343,7 @@ def test_missing_file_is_remembered(server: _Server, tmp_path: Path) -> None:
     assert server.requests == ["/symbols/nothere.pdb/00/nothere.sym"]
 
 
-def test_downloaded_mismatch_is_not_used(server: _Server, tmp_path: Path) -> None:
+def test_downloaded_mismatch_is_not_used(server: StaticServer, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     locator = SymbolLocator([f"srv*{cache}*{server.url}"], timeout=5)
     key = "3249D99D0C4049318610F4E4FB0B69361"
@@ -387,7 +353,7 @@ def test_downloaded_mismatch_is_not_used(server: _Server, tmp_path: Path) -> Non
     assert not (cache / "crash.pdb" / key / "crash.sym").exists()
 
 
-def test_size_limit(server: _Server, tmp_path: Path) -> None:
+def test_size_limit(server: StaticServer, tmp_path: Path) -> None:
     locator = SymbolLocator([f"srv*{tmp_path / 'c'}*{server.url}"], timeout=5, max_download=1000)
     result = locator.find(
         ["CrashWithException.sym"], CWE_ID, sym_verifier(CWE_ID), folder="CrashWithException.pdb"
@@ -399,7 +365,7 @@ def test_size_limit(server: _Server, tmp_path: Path) -> None:
     assert leftovers == []
 
 
-def test_server_error_and_unreachable_server(server: _Server, tmp_path: Path) -> None:
+def test_server_error_and_unreachable_server(server: StaticServer, tmp_path: Path) -> None:
     server.fail_with = 500
     locator = SymbolLocator([f"srv*{tmp_path / 'c'}*{server.url}"], timeout=5)
     result = locator.find(
@@ -420,7 +386,7 @@ def test_server_error_and_unreachable_server(server: _Server, tmp_path: Path) ->
         assert "unreachable" in result.attempts[0].detail
 
 
-def test_default_cache_is_temporary(server: _Server) -> None:
+def test_default_cache_is_temporary(server: StaticServer) -> None:
     locator = SymbolLocator([f"srv*{server.url}"], timeout=5)
     result = locator.find(
         ["test_app.sym"], TEST_APP_ID, sym_verifier(TEST_APP_ID), folder="test_app.pdb"

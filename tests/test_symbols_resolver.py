@@ -9,12 +9,10 @@ tables decoded here with ``struct`` from the format's definition.
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
 import struct
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +39,7 @@ from dumplib.symbols.resolver import (
     _Guarded,
     identify_file,
 )
+from tests._http import StaticServer
 
 ROOT = Path(__file__).resolve().parent.parent / "fixtures"
 RM = ROOT / "external" / "rust-minidump"
@@ -324,44 +323,16 @@ def test_unsafe_names_from_a_dump_are_recorded(tmp_path: Path) -> None:
     assert any("image search" in e for e in found.errors)
 
 
-class _Server:
-    def __init__(self, root: Path) -> None:
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args: object, **kwargs: object) -> None:
-                super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
-
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture()
-def server(tmp_path: Path) -> Iterator[_Server]:
+def server(tmp_path: Path) -> Iterator[StaticServer]:
     served = tmp_path / "served"
     _store(served, "crash.pdb", "3249D99D0C4049318610F4E4FB0B69361", "crash.sym", WIN / "crash.sym")
-    srv = _Server(served)
+    srv = StaticServer(served)
     yield srv
     srv.close()
 
 
-def test_symbol_server_download(server: _Server, tmp_path: Path) -> None:
+def test_symbol_server_download(server: StaticServer, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     resolver = SymbolResolver([f"srv*{cache}*{server.url}"], timeout=5)
     module = crash_module()
