@@ -20,3 +20,22 @@ MALFORMED_DUMPS = ["invalid-range.dmp", "invalid-record-count.dmp"]
 def corpus_path() -> Path:
     """Directory of the rust-minidump sample dumps."""
     return RUST_MINIDUMP
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print one loud line per skipped test, so a missing oracle is never a silent skip.
+
+    Oracles (lldb, mingw-w64 headers, chromium, peer packages) are installed by
+    ``.ci/run``; when one is absent its tests skip, and this banner says which and why.
+    """
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    terminalreporter.write_sep("!", f"{len(skipped)} TESTS SKIPPED: AN ORACLE IS MISSING", red=True)
+    seen: set[str] = set()
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        if reason not in seen:
+            seen.add(reason)
+            terminalreporter.write_line(f"!!! ORACLE SKIPPED: {reason}", red=True, bold=True)
