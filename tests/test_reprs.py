@@ -72,3 +72,17 @@ def test_report_repr_is_short_and_names_bucket_and_findings(
         assert f"finding {f.id} " in text
     assert "clr-double-io-completion" in text  # case B's known finding
     assert "ThirdPartyModule(" not in text and "WerEvent(" not in text
+
+
+def test_triage_result_repr_is_a_line_per_dump(tmp_path: Path) -> None:
+    import shutil
+
+    from dumplib.triage import triage
+
+    for i in range(3):
+        shutil.copy(sample_path("test.dmp"), tmp_path / f"d{i}.dmp")
+    result = triage([tmp_path], jobs=0)
+    lines = repr(result).splitlines()
+    assert lines[0] == "<TriageResult of 3 dumps: 3 analysed, 0 already known, 0 unreadable>"
+    assert [ln.split()[0] for ln in lines[1:]] == [str(tmp_path / f"d{i}.dmp") for i in range(3)]
+    assert all(ln.split()[1] == r.bucket for ln, r in zip(lines[1:], result, strict=True))

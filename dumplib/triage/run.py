@@ -61,6 +61,17 @@ class TriageResult(list[TriageRow]):
         self.skipped = skipped
         self.out = out
 
+    #: Most rows :meth:`__repr__` lists.
+    REPR_LIMIT = 20
+
+    def __repr__(self) -> str:
+        lines = [f"<TriageResult of {len(self)} dumps: {self.analysed} analysed, "
+                 f"{self.skipped} already known, {self.errors} unreadable>"]
+        lines += [f"  {r.display_path}  {r.bucket}" for r in self[: self.REPR_LIMIT]]
+        if len(self) > self.REPR_LIMIT:
+            lines.append(f"  ... {len(self) - self.REPR_LIMIT} more")
+        return "\n".join(lines)
+
     @property
     def errors(self) -> int:
         """Rows whose dump could not be analysed."""
