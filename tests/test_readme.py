@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import dumplib
 from dumplib.cli import main
 from dumplib.samples import sample_path
 
@@ -99,16 +100,26 @@ def _cli_lines() -> list[str]:
             if line.startswith("dumplib ")]
 
 
+def _placeholders() -> dict[str, str]:
+    """Values for a synopsis's placeholders, from the sample itself."""
+    with dumplib.open(sample_path()) as dump:
+        exc = dump.exception
+        assert exc is not None
+        return {"FILE": "--sample", "PATH...": str(sample_path()), "TID": str(exc.thread_id),
+                "ADDR": hex(exc.address), "ADDRESS": hex(exc.address), "A": hex(exc.address),
+                "N": "4"}
+
+
 def _concrete(line: str) -> list[str]:
     """A README synopsis line made runnable on the sample: optional parts dropped."""
     line = re.sub(r"\[[^\]]*\](\.\.\.)?", "", line)
-    argv = shlex.split(line)[1:]
+    values = _placeholders()
     out: list[str] = []
-    for a in argv:
-        if a == "FILE":
-            out.append("--sample")
-        elif a == "PATH...":
-            out.append(str(sample_path()))
+    for a in shlex.split(line)[1:]:
+        if a in values:
+            out.append(values[a])
+        elif re.fullmatch(r"[A-Z][A-Z_.]*", a):
+            pytest.fail(f"README synopsis {line!r}: teach tests/test_readme.py a value for {a}")
         else:
             out.append(a)
     return out
