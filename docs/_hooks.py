@@ -221,3 +221,17 @@ def on_pre_build(config: Any) -> None:
     """Warn (an error under ``strict``) for each documentation problem."""
     for problem in check_docs():
         log.warning(problem)
+
+
+_ROLE_HTML = re.compile(
+    r":(?:py:)?(?:func|class|meth|mod|data|attr|exc|obj):<code>(~?)([^<]*)</code>")
+
+
+def _role_to_code(m: re.Match[str]) -> str:
+    target = m.group(2)
+    return f"<code>{target.rsplit('.', 1)[-1] if m.group(1) else target}</code>"
+
+
+def on_page_content(html: str, **kwargs: Any) -> str:
+    """Show the docstrings' Sphinx roles (``:class:`~a.B```) as code (``B``), not as markup."""
+    return _ROLE_HTML.sub(_role_to_code, html)

@@ -82,3 +82,4 @@ def test_strict_build(tmp_path: Path) -> None:
         assert (site / page).is_file(), page
     api = (site / "api/dumplib/index.html").read_text()
     assert 'id="dumplib.Dump"' in api and 'id="dumplib.Dump.explain_fault"' in api
+    assert ":class:" not in api and ":func:" not in api  # roles shown as code, not markup
