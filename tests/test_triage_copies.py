@@ -133,3 +133,15 @@ def test_cli_prints_log_lines_when_stderr_is_not_a_terminal(
     lines = err.splitlines()
     assert [ln.split(" dumps")[0] for ln in lines[:4]] == [f"triage: {i}/4" for i in range(1, 5)]
     assert lines[-1].startswith("triage: 4/4 dumps (100%)")
+
+
+def test_summary_and_view_count_the_copies(pile: Path) -> None:
+    from dumplib.views.html import triage_html
+
+    result = triage([pile], jobs=0)
+    by_bucket = {b.bucket: b for b in result.summary()}
+    (caseb,) = [r for r in result if r.path.endswith("a.dmp")]
+    assert by_bucket[caseb.bucket].count == 2 and by_bucket[caseb.bucket].duplicates == 1
+    assert sum(b.duplicates for b in by_bucket.values()) == 1
+    assert by_bucket[caseb.bucket].to_json()["duplicates"] == 1
+    assert f"copy of {pile / 'a.dmp'}" in triage_html(result)

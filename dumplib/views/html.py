@@ -385,12 +385,15 @@ def triage_html(rows: Sequence[TriageRow], *, limit: int | None = DEFAULT_ROW_LI
     lines: list[list[str | tuple[str, str]]] = []
     for r in shown:
         lines.append([
-            (r.display_path, "wrap"), r.process or "-",
+            (esc(r.display_path) + (f'<br><span class="dim">copy of {esc(r.duplicate_of)}'
+                                    "</span>" if r.duplicate_of else ""), "wrap"),
+            r.process or "-",
             f"0x{r.exception_code:08x} {r.exception_name or ''}"
             if r.exception_code is not None else "-",
             (r.bucket, "mono wrap"), r.error or "",
         ])
-    body += table(["dump", "process", "exception", "bucket", "error"], lines)
+    body += table(["dump", "process", "exception", "bucket", "error"], lines,
+                  raw_columns=frozenset({0}))
     return wrap(body)
 
 
