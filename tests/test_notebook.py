@@ -80,3 +80,14 @@ def test_tour_shows_pictures(executed: Any) -> None:
     pngs = [out.data["image/png"] for cell in executed.cells if cell.cell_type == "code"
             for out in cell.outputs if "data" in out and "image/png" in out.data]
     assert len(pngs) == 2  # the address-space map and the bucket chart
+
+
+def test_tour_triage_passes_symbols(executed: Any) -> None:
+    # With the fixtures' symbols, case B's bucket is built from its named crash
+    # chain (truth.json), not from module offsets.
+    (cell,) = [c for c in executed.cells
+               if c.cell_type == "code" and "dumplib.triage(" in c.source]
+    assert "symbols=" in cell.source
+    shown = "".join(out.data.get("text/html", "") for out in cell.outputs if "data" in out)
+    first = TRUTH["crash_stack"][0]
+    assert f"mscorlib.ni!{first}" in shown

@@ -439,7 +439,7 @@ def test_duplicate_ids_in_one_directory(tmp_path: Path) -> None:
 
 def test_user_directory_adds_and_overrides(tmp_path: Path) -> None:
     _write(tmp_path, "mine.toml", GOOD)
-    override = (ROOT / "signatures" / "stack-overflow.toml").read_text().replace(
+    override = (ROOT / "dumplib" / "signatures" / "stack-overflow.toml").read_text().replace(
         'title = "Stack overflow (STATUS_STACK_OVERFLOW)"', 'title = "Our stack overflow"')
     _write(tmp_path, "so.toml", override)
     sigs = {s.id: s for s in load_signatures([tmp_path])}
@@ -469,9 +469,9 @@ def test_alternatives_and_their_confidence(tmp_path: Path) -> None:
 
 def test_builtin_directory_is_the_repository_signatures() -> None:
     found = builtin_signature_dir()
-    assert found is not None and found.resolve() == (ROOT / "signatures").resolve()
+    assert found is not None and found.resolve() == (ROOT / "dumplib" / "signatures").resolve()
     assert sorted(p.stem for p in found.glob("*.toml")) == sorted(
-        p.stem for p in (ROOT / "signatures").glob("*.toml"))
+        p.stem for p in (ROOT / "dumplib" / "signatures").glob("*.toml"))
 
 
 # -- any document: a Signature or a SignatureError, nothing else ----------------------------------

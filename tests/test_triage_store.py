@@ -233,6 +233,6 @@ def test_a_copy_of_a_known_dump_is_not_redone(corpus: list[CorpusDump], tmp_path
     copy = tmp_path / "renamed.dmp"
     shutil.copy(corpus[0].path, copy)
     (row,) = triage([copy], jobs=0, out=out)
-    assert row.path == str(copy)
-    assert replace(row, path=first[0].path) == first[0]
-    assert len(out.read_text().splitlines()) == 1
+    assert row.path == str(copy) and row.duplicate_of == first[0].path
+    assert replace(row, path=first[0].path, duplicate_of=None) == first[0]
+    assert len(out.read_text().splitlines()) == 2  # one row per path, the copy marked

@@ -2,7 +2,7 @@
 
 :func:`analyze` turns an open dump into a :class:`Report`: the decoded
 exception (:mod:`~dumplib.analysis.exceptions`), findings from signatures
-(``signatures/*.toml``, :mod:`~dumplib.analysis.signatures`) and code
+(``dumplib/signatures/*.toml``, :mod:`~dumplib.analysis.signatures`) and code
 detectors (:mod:`~dumplib.analysis.detectors`), a crash bucket
 (:mod:`~dumplib.analysis.bucket`), the WER event 1000 view
 (:mod:`~dumplib.analysis.wer`) and the third-party modules::

@@ -337,6 +337,26 @@ class Report:
     notes: list[str] = field(default_factory=list)
     summary: str = ""
 
+    def __repr__(self) -> str:
+        lines = [f"<Report bucket={self.bucket}>"]
+        if self.summary:
+            lines.append(f"  {self.summary}")
+        elif self.exception is not None:
+            lines.append(f"  exception: {self.exception.description or self.exception.name}")
+        lines += [f"  finding {f.id} ({f.confidence:.2f}): {f.title}" for f in self.findings]
+        if not self.findings:
+            lines.append("  no findings")
+        if self.crash_stack is not None:
+            frames = self.crash_stack.frames
+            lines.append(f"  crash stack, thread {self.crash_stack.thread_id}:")
+            lines += [f"    #{f.index:02d} {f} ({f.trust.value})" for f in frames[:8]]
+            if len(frames) > 8:
+                lines.append(f"    ... {len(frames) - 8} more frames")
+        lines += [f"  note: {n}" for n in self.notes[:5]]
+        if len(self.notes) > 5:
+            lines.append(f"  ... {len(self.notes) - 5} more notes")
+        return "\n".join(lines)
+
     def finding(self, finding_id: str) -> Finding | None:
         """The first finding with this id, or None."""
         for f in self.findings:

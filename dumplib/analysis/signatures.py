@@ -1,4 +1,4 @@
-"""Known problems as data: loading, validating and matching ``signatures/*.toml``.
+"""Known problems as data: loading, validating and matching ``dumplib/signatures/*.toml``.
 
 A signature file describes one known problem::
 
@@ -514,16 +514,13 @@ def load_signature(path: str | os.PathLike[str]) -> Signature:
 
 
 def builtin_signature_dir() -> Path | None:
-    """The directory of the signatures that ship with dumplib, or None if not installed.
+    """The directory of the signatures that ship with dumplib, or None if it is missing.
 
-    A wheel carries them as ``dumplib/analysis/signatures``; a source checkout
-    keeps them in the repository's top-level ``signatures/``.
+    They are package data: ``dumplib/signatures/*.toml``, in a source checkout
+    and in an installed wheel alike.
     """
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "signatures", here.parent.parent / "signatures"):
-        if candidate.is_dir():
-            return candidate
-    return None
+    candidate = Path(__file__).resolve().parent.parent / "signatures"
+    return candidate if candidate.is_dir() else None
 
 
 def load_signatures(
@@ -535,13 +532,20 @@ def load_signatures(
     replaces it; two files with one id in the same directory are an error.
 
     Raises:
-        SignatureError: a directory does not exist, or a file is invalid.
+        SignatureError: a directory does not exist, a file is invalid, or
+            ``builtin`` is true and the built-in signature set is missing.
     """
     dirs: list[Path] = []
     if builtin:
         found = builtin_signature_dir()
-        if found is not None:
-            dirs.append(found)
+        if found is None or not any(found.glob("*.toml")):
+            # An installation without its data files would otherwise report no
+            # findings at all and look like a clean bill of health.
+            where = str(found or Path(__file__).resolve().parent.parent / "signatures")
+            raise SignatureError(
+                "the built-in signature set is missing (dumplib was installed without "
+                "its package data; reinstall it)", path=where)
+        dirs.append(found)
     for d in directories:
         p = Path(d)
         if not p.is_dir():

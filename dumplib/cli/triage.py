@@ -2,7 +2,8 @@
 
 Prints a table of buckets (count, first and last dump time, processes,
 versions, an example path) with a progress bar while it works when stderr is
-a terminal (nothing extra in pipes); ``--json`` prints the summary as one
+a terminal, and as a log line every 10 s otherwise (short runs print
+nothing extra); ``--json`` prints the summary as one
 JSON document instead. Rows go to ``--out FILE.jsonl`` or ``FILE.parquet``.
 """
 
@@ -77,8 +78,12 @@ def summary_json(result: TriageResult, buckets: list[BucketSummary],
 
 @contextmanager
 def _progress(show: bool) -> Iterator[Callable[[int, int], None] | None]:
-    if not show:
-        yield None
+    if not show:  # not a terminal: periodic log lines instead of a bar
+        from dumplib.triage.progress import LogProgress
+
+        log = LogProgress(sys.stderr)
+        yield log
+        log.finish()
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn

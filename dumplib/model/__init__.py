@@ -1,0 +1,1 @@
+"""Layer 3: the dump model -- Dump, Thread, Module, ExceptionInfo, Memory and their lists."""

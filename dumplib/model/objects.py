@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar, overload
 
+from dumplib._exc import DumpError
 from dumplib.format.constants import Arch, ExceptionCode, PlatformId, ProductType
 from dumplib.format.context import Context
 from dumplib.format.records import (
@@ -234,8 +235,18 @@ class _RecordList(Sequence[T]):
     def __iter__(self) -> Iterator[T]:
         return iter(self._items)
 
+    #: Most items :meth:`__repr__` lists, one line each.
+    REPR_LIMIT = 20
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} of {len(self._items)}>"
+        head = f"<{type(self).__name__} of {len(self._items)}>"
+        lines = [head] + ["  " + self._repr_line(x) for x in self._items[: self.REPR_LIMIT]]
+        if len(self._items) > self.REPR_LIMIT:
+            lines.append(f"  ... {len(self._items) - self.REPR_LIMIT} more")
+        return "\n".join(lines)
+
+    def _repr_line(self, item: T) -> str:
+        return repr(item)
 
 
 class ThreadList(_RecordList[Thread]):
@@ -246,6 +257,14 @@ class ThreadList(_RecordList[Thread]):
     def __init__(self, items: Sequence[Thread]) -> None:
         super().__init__(items)
         self._by_id = {t.id: t for t in reversed(self._items)}
+
+    def _repr_line(self, item: Thread) -> str:
+        try:
+            ip = f"ip 0x{item.context.ip:x}"
+        except DumpError:
+            ip = "ip unknown"
+        name = f" {item.name!r}" if item.name else ""
+        return f"{item.id:>6} (0x{item.id:x}){name}  {ip}"
 
     def get(self, thread_id: int) -> Thread | None:
         """The thread with this id, or None."""
@@ -381,6 +400,10 @@ class ModuleList(_RecordList[Module]):
         super().__init__(items)
         self._sorted = sorted(self._items, key=lambda m: m.base)
         self._bases = [m.base for m in self._sorted]
+
+    def _repr_line(self, item: Module) -> str:
+        version = ".".join(map(str, item.version)) if item.version else "-"
+        return f"0x{item.base:x}-0x{item.end:x}  {item.name}  {version}"
 
     def find(self, address: int) -> Module | None:
         """The module whose image contains ``address``, or None."""

@@ -71,6 +71,9 @@ class TriageRow:
             for triage (at most a few).
         error: why the dump could not be analysed (unreadable, timed out,
             worker died), else None.
+        duplicate_of: for a byte-identical copy (same sha256) of a dump recorded
+            earlier in the result, the ``display_path`` of that first dump; the
+            copy keeps its own row. None for the first (or only) copy.
     """
 
     path: str
@@ -98,6 +101,7 @@ class TriageRow:
     analysis: str = ANALYSIS_PARSER
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    duplicate_of: str | None = None
 
     @property
     def display_path(self) -> str:
@@ -140,9 +144,11 @@ class TriageRow:
 
 
 def row_key(row: TriageRow) -> tuple[str, ...]:
-    """The identity of a row in a result file: its sha256, or its location when unread."""
-    if row.sha256 is not None:
-        return (row.sha256,)
+    """The identity of a row in a result file: its location (path and zip member).
+
+    A result file holds one row per input path; byte-identical copies under
+    other names keep their rows and are marked with ``duplicate_of``.
+    """
     return (row.path, row.member or "")
 
 
@@ -183,8 +189,32 @@ def arrow_schema() -> Any:
             ("analysis", pa.string()),
             ("warnings", pa.list_(pa.string())),
             ("error", pa.string()),
+            ("duplicate_of", pa.string()),
         ]
-    )
+    ).with_metadata({b"pandas": _pandas_metadata()})
+
+
+#: Integer columns and the nullable pandas dtype each reads back as.
+_NULLABLE_INTS = {
+    "size": "Int64", "process_id": "Int64", "exception_code": "UInt64",
+    "exception_address": "UInt64", "exception_thread": "Int64", "fault_offset": "UInt64",
+}
+
+
+def _pandas_metadata() -> bytes:
+    """pandas metadata for the schema, so ``pandas.read_parquet`` keeps integer columns
+    integers (nullable ``Int64``/``UInt64``) instead of turning them into float64 where
+    a row (an unreadable dump) has no value."""
+    import json
+
+    columns = [
+        {"name": name, "field_name": name, "pandas_type": dtype.lower(), "numpy_type": dtype,
+         "metadata": None}
+        for name, dtype in _NULLABLE_INTS.items()
+    ]
+    doc = {"index_columns": [], "column_indexes": [], "columns": columns,
+           "creator": {"library": "dumplib"}, "pandas_version": "2.0.0"}
+    return json.dumps(doc).encode()
 
 
 _TIME_FIELDS = ("dump_time", "process_create_time")

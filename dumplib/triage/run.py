@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from dumplib.triage.discover import DumpRef, find_dumps
 from dumplib.triage.pool import DEFAULT_TIMEOUT, Result, WorkerPool
-from dumplib.triage.rows import TriageRow, rows_to_dataframe
+from dumplib.triage.rows import TriageRow, row_key, rows_to_dataframe
 from dumplib.triage.store import ResultStore
 from dumplib.triage.summary import BucketSummary, summarize
 from dumplib.triage.worker import Skipped, WorkerConfig, analyse, error_row
@@ -60,6 +60,17 @@ class TriageResult(list[TriageRow]):
         self.analysed = analysed
         self.skipped = skipped
         self.out = out
+
+    #: Most rows :meth:`__repr__` lists.
+    REPR_LIMIT = 20
+
+    def __repr__(self) -> str:
+        lines = [f"<TriageResult of {len(self)} dumps: {self.analysed} analysed, "
+                 f"{self.skipped} already known, {self.errors} unreadable>"]
+        lines += [f"  {r.display_path}  {r.bucket}" for r in self[: self.REPR_LIMIT]]
+        if len(self) > self.REPR_LIMIT:
+            lines.append(f"  ... {len(self) - self.REPR_LIMIT} more")
+        return "\n".join(lines)
 
     @property
     def errors(self) -> int:
@@ -146,8 +157,8 @@ def triage(
     Returns:
         The rows of the dumps found, sorted by path, as a :class:`TriageResult`.
         A skipped dump gets its stored row (found by sha256), with this run's
-        path: copies of one dump under several names are one dump to the
-        result file.
+        path. Every path keeps its own row, here and in the result file;
+        byte-identical copies are marked with ``duplicate_of`` (the first copy's path).
 
     Raises:
         SourceError: a path does not exist.
@@ -182,9 +193,14 @@ def triage(
                         stored = store.get(row.sha256)
                         if stored is None:  # pragma: no cover - the store gave the hash
                             continue
-                        # the same bytes may have been stored under another name
-                        got[ref] = replace(stored, path=ref.path, member=ref.member,
-                                           compression=ref.compression)
+                        # the same bytes may have been stored under another name:
+                        # this path gets its own row (marked a duplicate at close)
+                        row = replace(stored, path=ref.path, member=ref.member,
+                                      compression=ref.compression, duplicate_of=None)
+                        if row_key(row) in store.rows:
+                            row = replace(row, duplicate_of=store.rows[row_key(row)].duplicate_of)
+                        store.append(row)
+                        got[ref] = row
                         skipped += 1
                     else:
                         store.append(row)
@@ -196,7 +212,8 @@ def triage(
     except BaseException:
         store.close(finish=False)
         raise
-    store.close()
-    rows = sorted(got.values(), key=lambda r: (r.path, r.member or ""))
+    store.close()  # marks byte-identical copies (duplicate_of)
+    rows = sorted((store.rows.get(row_key(r), r) for r in got.values()),
+                  key=lambda r: (r.path, r.member or ""))
     return TriageResult(rows, analysed=analysed, skipped=skipped,
                         out=os.fspath(out) if out is not None else None)

@@ -11,14 +11,19 @@ Two formats, chosen by the file's extension:
   the journal is removed. A run interrupted before that leaves the journal,
   which the next run reads as well.
 
-When reading, a later row for the same dump (same sha256; same path for
-unreadable files) replaces an earlier one, and a torn last line (a run killed
-mid-write) is dropped.
+A result file keeps one row per input path (and zip member), in both
+formats (a finished JSONL file whose rows were updated is compacted to one
+line per path). When reading, a later row for the same path replaces an earlier one,
+and a torn last line (a run killed mid-write) is dropped. Byte-identical copies
+(same sha256) under other names keep their own rows, marked with
+``duplicate_of``: the path of the first copy recorded (earlier runs first, then
+this run's rows by path).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import os
@@ -127,9 +132,11 @@ class ResultStore:
         self.format = _format_of(self.path) if self.path is not None else None
         self.journal: Path | None = None
         self._file: IO[bytes] | None = None
+        self._replaced = False
         self.new: list[TriageRow] = []
         if self.path is None:
             self.rows: dict[tuple[str, ...], TriageRow] = {}
+            self._earlier: frozenset[tuple[str, ...]] = frozenset()
             return
         if self.format == "parquet":
             importlib.import_module("pyarrow.parquet")  # fail before any work is done
@@ -138,6 +145,7 @@ class ResultStore:
         else:
             self.journal = self.path
         self.rows = _dedupe(read_results(self.path))
+        self._earlier = frozenset(self.rows)
 
     def known(self, *, retry_errors: bool = False) -> frozenset[str]:
         """The sha256 of every dump already in the file.
@@ -150,8 +158,38 @@ class ResultStore:
         )
 
     def get(self, sha256: str) -> TriageRow | None:
-        """The stored row of the dump with this sha256, if any."""
-        return self.rows.get((sha256,))
+        """The stored row of the dump with this sha256 (its first copy), if any."""
+        found: TriageRow | None = None
+        for r in self.rows.values():
+            if r.sha256 == sha256:
+                if r.duplicate_of is None:
+                    return r
+                found = found or r
+        return found
+
+    def _canonical(self) -> dict[tuple[str, ...], str | None]:
+        """``duplicate_of`` of every row: rows from earlier runs first (in file
+        order), then this run's rows by path; the first row of a sha256 is the original."""
+        earlier = [k for k in self.rows if k in self._earlier]
+        new = sorted(k for k in self.rows if k not in self._earlier)
+        first: dict[str, str] = {}
+        out: dict[tuple[str, ...], str | None] = {}
+        for key in earlier + new:
+            row = self.rows[key]
+            if row.sha256 is None:
+                out[key] = None
+                continue
+            original = first.setdefault(row.sha256, row.display_path)
+            out[key] = None if original == row.display_path else original
+        return out
+
+    def mark_duplicates(self) -> None:
+        """Set ``duplicate_of`` on every row by the rule above; rows it changes are
+        journaled again (a later line for a path replaces an earlier one)."""
+        for key, dup in self._canonical().items():
+            row = self.rows[key]
+            if row.duplicate_of != dup:
+                self.append(dataclasses.replace(row, duplicate_of=dup))
 
     def _open_journal(self) -> IO[bytes]:
         assert self.journal is not None
@@ -170,10 +208,16 @@ class ResultStore:
         return f
 
     def append(self, row: TriageRow) -> None:
-        """Record a new row (written and flushed to the journal at once)."""
-        self.new.append(row)
+        """Record a new row (written and flushed to the journal at once).
+
+        A row equal to the one already stored for its path is not written again.
+        """
         key = row_key(row)
-        self.rows.pop(key, None)
+        if self.rows.get(key) == row:
+            return
+        self.new.append(row)
+        if self.rows.pop(key, None) is not None:
+            self._replaced = True  # the journal now holds two lines for this path
         self.rows[key] = row
         if self.journal is None:
             return
@@ -182,16 +226,29 @@ class ResultStore:
         self._file.write(json.dumps(row.to_json(), separators=(",", ":")).encode() + b"\n")
         self._file.flush()
 
+    def _compact_jsonl(self, path: Path) -> None:
+        """Rewrite a finished JSONL file with one line per path (atomically)."""
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            for row in self.rows.values():
+                f.write(json.dumps(row.to_json(), separators=(",", ":")).encode() + b"\n")
+        os.replace(tmp, path)
+
     def close(self, *, finish: bool = True) -> None:
         """Close the journal; for Parquet (with ``finish``), write the file and drop the journal.
 
         ``finish=False`` (an interrupted run) leaves the journal for the next run.
+        With ``finish``, copies are first marked (:meth:`mark_duplicates`).
         """
+        if finish:
+            self.mark_duplicates()
         if self._file is not None:
             self._file.close()
             self._file = None
         if not finish:
             return
+        if self.format == "jsonl" and self.path is not None and self._replaced:
+            self._compact_jsonl(self.path)
         if self.format != "parquet" or self.path is None or self.journal is None:
             return
         if not self.new and not self.journal.exists() and self.path.exists():

@@ -30,6 +30,8 @@ class BucketSummary:
         findings: distinct finding ids seen in the bucket, sorted.
         example: the path of one dump in it (the latest by dump time).
         error: the error text of that example for ``ERROR/`` buckets.
+        duplicates: how many of the ``count`` dumps are byte-identical copies
+            of another dump (rows with ``duplicate_of``).
     """
 
     bucket: str
@@ -41,6 +43,7 @@ class BucketSummary:
     findings: tuple[str, ...]
     example: str
     error: str | None = None
+    duplicates: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The summary as a JSON object (times as POSIX seconds and ISO 8601 text)."""
@@ -56,6 +59,7 @@ class BucketSummary:
             "findings": list(self.findings),
             "example": self.example,
             "error": self.error,
+            "duplicates": self.duplicates,
         }
 
 
@@ -66,11 +70,12 @@ def _iso(t: int | None) -> str | None:
 
 
 class _Acc:
-    __slots__ = ("count", "example", "example_time", "findings", "first", "last", "processes",
-                 "row", "versions")
+    __slots__ = ("count", "duplicates", "example", "example_time", "findings", "first", "last",
+                 "processes", "row", "versions")
 
     def __init__(self) -> None:
         self.count = 0
+        self.duplicates = 0
         self.first: int | None = None
         self.last: int | None = None
         self.processes: set[str] = set()
@@ -91,6 +96,7 @@ def summarize(rows: Iterable[TriageRow]) -> list[BucketSummary]:
         if a is None:
             a = acc[row.bucket] = _Acc()
         a.count += 1
+        a.duplicates += row.duplicate_of is not None
         t = row.dump_time
         if t is not None:
             a.first = t if a.first is None else min(a.first, t)
@@ -117,6 +123,7 @@ def summarize(rows: Iterable[TriageRow]) -> list[BucketSummary]:
                 findings=tuple(sorted(a.findings)),
                 example=a.example.display_path,
                 error=a.example.error,
+                duplicates=a.duplicates,
             )
         )
     out.sort(key=lambda s: (-s.count, s.bucket))

@@ -205,6 +205,10 @@ class FaultExplanation:
     matches: bool | None = None
     text: str = ""
 
+    def __str__(self) -> str:
+        """The one-sentence explanation (``print(dump.explain_fault())`` shows it)."""
+        return self.text
+
 
 _SUB32 = {
     "eax": "rax", "ebx": "rbx", "ecx": "rcx", "edx": "rdx", "esi": "rsi", "edi": "rdi",

@@ -121,6 +121,9 @@ class Frame:
         src = f" [{self.source_file}:{self.source_line}]" if self.source_file else ""
         return f"{self.location}{src}"
 
+    def __repr__(self) -> str:
+        return f"<Frame #{self.index} {self} ip=0x{self.ip:x} sp=0x{self.sp:x} {self.trust.value}>"
+
 
 @dataclass(frozen=True, slots=True)
 class Stack:
@@ -164,4 +167,19 @@ class Stack:
     def __str__(self) -> str:
         lines = [f"thread {self.thread_id} ({self.status})"]
         lines += [f"  #{f.index:02d} {f} ({f.trust})" for f in self.frames]
+        return "\n".join(lines)
+
+    #: Most frames :meth:`__repr__` lists.
+    REPR_LIMIT = 20
+
+    def __repr__(self) -> str:
+        n = len(self.frames)
+        lines = [f"<Stack of thread {self.thread_id} (0x{self.thread_id:x}): {n} frame"
+                 f"{'' if n == 1 else 's'}, {self.status.value}>"]
+        lines += [f"  #{f.index:02d} {f} ({f.trust.value})" for f in self.frames[: self.REPR_LIMIT]]
+        if n > self.REPR_LIMIT:
+            lines.append(f"  ... {n - self.REPR_LIMIT} more frames")
+        lines += [f"  note: {note}" for note in self.notes[:5]]
+        if len(self.notes) > 5:
+            lines.append(f"  ... {len(self.notes) - 5} more notes")
         return "\n".join(lines)

@@ -154,7 +154,8 @@ def hexdump(
 
     Args:
         source: a dump, its memory, or an existing :class:`HexDump`.
-        address, size: the range to show (not used with a HexDump).
+        address: the first address to show (not used with a HexDump).
+        size: how many bytes to show (not used with a HexDump).
         highlight: ``(address, size)`` ranges to shade.
 
     Raises:

@@ -2,7 +2,12 @@
 
 Everything is escaped here; renderers pass plain text. The CSS is scoped to
 ``.dumplib`` and uses the notebook's own colours where it can, so the views
-read in light and dark themes.
+read in light and dark themes. Notebook front ends right-align table cells and
+fix the table layout with selectors stronger than ours (JupyterLab's
+``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td``), so alignment and
+layout are ``!important``; cells of long unbroken text (buckets, paths, C++
+names: class ``wrap``) may wrap anywhere, so a table fits its output area
+instead of pushing the columns after them off screen.
 """
 
 from __future__ import annotations
@@ -15,15 +20,20 @@ __all__ = ["CSS", "Cell", "badge", "card", "esc", "hx", "kv_table", "table", "wr
 #: Scoped style sheet, included once per rendered view.
 CSS = """<style>
 .dumplib{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;line-height:1.35}
-.dumplib table{border-collapse:collapse;margin:4px 0}
-.dumplib th,.dumplib td{padding:2px 8px;text-align:left;vertical-align:top;
+.dumplib{max-width:100%;overflow-wrap:break-word}
+.dumplib table{border-collapse:collapse;margin:4px 0!important;table-layout:auto!important;
+ max-width:100%}
+.dumplib th,.dumplib td{padding:2px 8px!important;text-align:left!important;
+ vertical-align:top!important;white-space:normal;overflow-wrap:break-word;
  border-bottom:1px solid rgba(128,128,128,.25)}
-.dumplib th{font-weight:600}
+.dumplib th{font-weight:600;white-space:nowrap}
+.dumplib td.wrap{overflow-wrap:anywhere;min-width:12em}
 .dumplib .mono,.dumplib code{font-family:var(--jp-code-font-family,monospace);font-size:12px}
-.dumplib .num{text-align:right}
+.dumplib td.num,.dumplib th.num{text-align:right!important;white-space:nowrap}
+.dumplib td.addr{white-space:nowrap;overflow-wrap:normal}
 .dumplib .dim{opacity:.6}
 .dumplib .card{border:1px solid rgba(128,128,128,.4);border-radius:6px;padding:8px 12px;
- display:inline-block;min-width:420px}
+ display:inline-block;min-width:min(420px,100%);max-width:100%;box-sizing:border-box}
 .dumplib .title{font-weight:700;font-size:15px;margin-bottom:4px}
 .dumplib .badge{display:inline-block;padding:0 6px;border-radius:8px;font-size:11px;
  color:#fff;background:#777}
@@ -98,7 +108,8 @@ def table(
 def kv_table(items: Iterable[tuple[str, str]], *, raw: bool = False) -> str:
     """A two-column key/value table (values escaped unless ``raw``)."""
     rows = "".join(
-        f"<tr><th>{esc(k)}</th><td>{v if raw else esc(v)}</td></tr>" for k, v in items
+        f'<tr><th>{esc(k)}</th><td class="wrap">{v if raw else esc(v)}</td></tr>'
+        for k, v in items
     )
     return f"<table>{rows}</table>"
 

@@ -163,10 +163,10 @@ def threads_html(
         st = t.stack_range
         mark = "\u26a1" if faulting is not None and t.id == faulting else ""
         rows.append([
-            mark, (f"{t.id} (0x{t.id:x})", "mono"), t.name or "",
-            (hx(ip), "mono"), (_where(modules, ip) if modules else "-", "mono"),
-            (hx(sp), "mono"),
-            (f"{hx(st[0])} +0x{st[1]:x}" if st else "-", "mono"),
+            mark, (f"{t.id} (0x{t.id:x})", "mono addr"), t.name or "",
+            (hx(ip), "mono addr"), (_where(modules, ip) if modules else "-", "mono"),
+            (hx(sp), "mono addr"),
+            (f"{hx(st[0])} +0x{st[1]:x}" if st else "-", "mono addr"),
         ])
         classes.append("hot" if mark else "")
     caption = f"{len(rows)} threads"
@@ -191,8 +191,8 @@ def modules_html(
         ident = m.pdb or extra.get("pdb_identity")
         pdb = f"{ident[0]} {ident[1]}{ident[2]:X}" if ident else "-"
         row: list[str | tuple[str, str]] = [
-            (hx(m.base), "mono"), (hx(m.end), "mono"), m.name, _version(m.version),
-            extra.get("vendor") or "-", (f"{m.timestamp:08x}", "mono"), (pdb, "mono"),
+            (hx(m.base), "mono addr"), (hx(m.end), "mono addr"), m.name, _version(m.version),
+            extra.get("vendor") or "-", (f"{m.timestamp:08x}", "mono addr"), (pdb, "mono"),
         ]
         if with_symbols:
             found = extra.get("symbols") or []
@@ -218,7 +218,8 @@ def memory_html(
         info = r.info
         mod = modules.find(r.start) if modules else None
         rows.append([
-            (hx(r.start), "mono"), (hx(r.end), "mono"), (f"0x{r.size:x}", "mono num"),
+            (hx(r.start), "mono addr"), (hx(r.end), "mono addr"),
+            (f"0x{r.size:x}", "mono num addr"),
             flag_names(info.protect if info else None, MemoryProtect),
             flag_names(info.state if info else None, MemoryState),
             flag_names(info.type if info else None, MemoryType),
@@ -279,8 +280,8 @@ def _frame_row(f: Frame) -> list[str | tuple[str, str]]:
     return [
         (f"{f.index:02d}", "mono"),
         badge(f.trust.value, f"t-{f.trust.value}"),
-        (hx(f.ip), "mono"), (hx(f.sp), "mono"),
-        f.module_name or "-", f.function or "-", (f"+0x{f.offset:x}", "mono"),
+        (hx(f.ip), "mono addr"), (hx(f.sp), "mono addr"),
+        f.module_name or "-", (f.function or "-", "wrap"), (f"+0x{f.offset:x}", "mono addr"),
         (src, "mono dim"),
     ]
 
@@ -378,18 +379,21 @@ def triage_html(rows: Sequence[TriageRow], *, limit: int | None = DEFAULT_ROW_LI
     for r in rows:
         counts[r.bucket] = counts.get(r.bucket, 0) + 1
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    body = table(["dumps", "bucket"], [[(str(n), "num"), (b, "mono")] for b, n in top],
+    body = table(["dumps", "bucket"], [[(str(n), "num"), (b, "mono wrap")] for b, n in top],
                  caption=f"{len(rows)} dumps in {len(counts)} buckets")
     shown = rows if limit is None else rows[:limit]
     lines: list[list[str | tuple[str, str]]] = []
     for r in shown:
         lines.append([
-            r.display_path, r.process or "-",
+            (esc(r.display_path) + (f'<br><span class="dim">copy of {esc(r.duplicate_of)}'
+                                    "</span>" if r.duplicate_of else ""), "wrap"),
+            r.process or "-",
             f"0x{r.exception_code:08x} {r.exception_name or ''}"
             if r.exception_code is not None else "-",
-            (r.bucket, "mono"), r.error or "",
+            (r.bucket, "mono wrap"), r.error or "",
         ])
-    body += table(["dump", "process", "exception", "bucket", "error"], lines)
+    body += table(["dump", "process", "exception", "bucket", "error"], lines,
+                  raw_columns=frozenset({0}))
     return wrap(body)
 
 
