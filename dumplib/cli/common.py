@@ -50,10 +50,29 @@ class UsageError(Exception):
     (an unknown thread id, say): one line on stderr, exit status 2, nothing on stdout."""
 
 
+#: Width of human output when stdout is not a terminal and COLUMNS is not set.
+PIPE_WIDTH = 160
+
+
 def console() -> Console:
-    """A console for human output; wide when stdout is not a terminal."""
-    c = Console(highlight=False)
-    return c if c.is_terminal else Console(highlight=False, width=160)
+    """A console for human output.
+
+    Its width is ``COLUMNS`` when set, else the terminal's, else (output piped)
+    :data:`PIPE_WIDTH`. Lines are never cropped: a table whose addresses and ids
+    do not fit even after dropping columns runs past the edge rather than cut them.
+    """
+    import os
+
+    class _Console(Console):
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("crop", False)
+            super().print(*objects, **kwargs)
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return _Console(highlight=False, width=int(columns))
+    c = _Console(highlight=False)
+    return c if c.is_terminal else _Console(highlight=False, width=PIPE_WIDTH)
 
 
 def emit_json(doc: Any) -> None:
