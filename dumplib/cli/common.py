@@ -121,13 +121,15 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
     """Open the dump named by ``args`` and run ``body`` on it.
 
     Returns the exit status: 0, 1 with a one-line message when the input is
-    not usable, or 2 when ``body`` raises :class:`UsageError`. Notes in
+    not usable, or 2 when ``body`` raises :class:`UsageError` or ``--sample``
+    names no bundled sample. Notes in
     ``dump.warnings`` are printed on stderr.
     """
     try:
         path = dump_source(args)
-    except FileNotFoundError as exc:
-        return fail(str(exc))
+    except FileNotFoundError as exc:  # --sample NAME names no bundled sample
+        sys.stderr.write(f"dumplib: error: {exc}\n")
+        return EXIT_USAGE
     notes: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DumpWarning)  # reported below from dump.warnings

@@ -47,12 +47,12 @@ def _map(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
         save_map(dump, args.out, max_bands=args.bands)
         if not args.json:
             console.print(f"map written to {args.out}")
-    elif not args.json:
-        console.print("nothing to do: give --out FILE.svg|FILE.png (or --json)")
     return doc
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not args.out and not args.json:
+        return _usage("give --out FILE.svg|FILE.png (or --json for the layout)")
     if args.out and not args.out.lower().endswith((".svg", ".png")):
         return _usage(f"--out must end in .svg or .png: {args.out}")
     if args.out:
