@@ -160,7 +160,8 @@ def _disasm(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
         mark = "=>" if i.address == fault_ip else "  "
         console.print(data(f"{mark} 0x{i.address:x} {where:<24} {i.raw.hex():<20} {i.text}"))
     if why is not None:
-        console.print(data(f"\n{why.text}"))
+        console.print()
+        console.print(data(why.text))
     return None
 
 
