@@ -146,6 +146,8 @@ def info_table(dump: Dump) -> Table:
     if exc is not None:
         t.add_row("exception", data(
             f"0x{exc.code:08x} {exc.name or ''} at {hx(exc.address)} on thread {exc.thread_id}"))
+    elif any(e.name == "ExceptionStream" for e in dump.streams):
+        t.add_row("exception", "unavailable: the ExceptionStream is cut by the end of the file")
     else:
         t.add_row("exception", "none")
     for c in doc["comments"]:
