@@ -103,12 +103,22 @@ def add_dump_args(p: argparse.ArgumentParser) -> None:
 
 
 def dump_source(args: argparse.Namespace) -> str:
-    """The dump path named by ``FILE`` or ``--sample``; a sample's symbol
-    directories are appended to ``args.symbols`` when the command has that option.
+    """The dump path named by ``FILE`` or ``--sample``. For a command with
+    ``--symbols``, ``args.symbols`` becomes the symbol path to use: the option's
+    entries, else ``_NT_ALT_SYMBOL_PATH``/``_NT_SYMBOL_PATH`` (said on stderr), with
+    the per-user download cache for server entries that name none
+    (:mod:`dumplib.symbols.defaults`), then a sample's symbol directories.
 
     Raises:
         FileNotFoundError: ``--sample`` names no bundled sample.
     """
+    if hasattr(args, "symbols"):
+        # --symbols, else _NT_ALT_SYMBOL_PATH/_NT_SYMBOL_PATH; srv*URL gets the user cache
+        from dumplib.symbols.defaults import cli_symbol_path
+
+        args.symbols, from_env = cli_symbol_path(args.symbols)
+        if from_env:
+            sys.stderr.write(f"dumplib: symbol path from {from_env}\n")
     if not args.sample:
         return str(args.file)
     path = str(sample_path(args.sample))

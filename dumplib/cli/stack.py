@@ -85,8 +85,11 @@ def _stack(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
         raise UsageError("--max-frames must be at least 1")
     ids = _select(dump, args)
     stacks = [dump.stack(tid, args.symbols, max_frames=args.max_frames) for tid in ids]
+    from dumplib.unwind.coverage import symbol_coverage
+
+    coverage = symbol_coverage(stacks, dump.stack_walker(args.symbols).resolver, args.symbols)
     if args.json:
-        return {"threads": [stack_json(s) for s in stacks]}
+        return {"threads": [stack_json(s) for s in stacks], "symbols": coverage.to_json()}
     exc = dump.exception
     for s in stacks:
         thread = dump.threads.get(s.thread_id)
@@ -99,6 +102,8 @@ def _stack(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
             console.print(data(f"  walk {s.status.meaning}"))
         for note in s.notes:
             console.print(data(f"  note: {note}"))
+    for note in coverage.notes():
+        console.print(data(f"note: {note}"))
     return None
 
 
