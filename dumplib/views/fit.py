@@ -7,8 +7,9 @@ Every table of the command line and the console views is built by
    or wrapped: it is as wide as its widest cell.
 2. A *text* column (names, paths, vendor, description) wraps (folds) when the
    table is too wide, down to its ``min_width``.
-3. When even that does not fit, whole columns are dropped in the order of
-   their ``drop`` number, 1 first (columns with ``drop=0`` are never dropped), and the caption
+3. When even that does not fit, whole columns are dropped: first those with
+   nothing in them (every cell empty or ``-``), then in the order of their
+   ``drop`` number, 1 first (columns with ``drop=0`` are never dropped), and the caption
    names what was left out ("not shown at 80 columns: vendor, pdb").
 
 So the order in which columns disappear is stated in each table's column
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from dumplib.views.textsafe import data
 
@@ -91,7 +92,12 @@ def fit_table(
     needs = [_need(c, [r[i] for r in cells]) for i, c in enumerate(cols)]
     shown = list(range(len(cols)))
     dropped: list[str] = []
-    for i in sorted((i for i, c in enumerate(cols) if c.drop), key=lambda i: cols[i].drop):
+    def empty(i: int) -> bool:
+        return all(r[i].plain.strip() in ("", "-") for r in cells)
+
+    order = sorted((i for i, c in enumerate(cols) if c.drop),
+                   key=lambda i: (not empty(i), cols[i].drop))
+    for i in order:
         if table_width([needs[j] for j in shown]) <= width:
             break
         shown.remove(i)
@@ -100,16 +106,23 @@ def fit_table(
     if dropped:
         notes.append(f"not shown at {width} columns: {', '.join(dropped)} "
                       "(widen the terminal, set COLUMNS, or use --json)")
+    # share what is left among the text columns, the ones nearest to whole first
+    widths = {i: needs[i] for i in shown}
+    slack = width - table_width([needs[j] for j in shown])
+    natural = {i: max([len(cols[i].header), *(r[i].cell_len for r in cells)]) for i in shown}
+    for i in sorted((i for i in shown if not cols[i].keep), key=lambda i: natural[i] - needs[i]):
+        give = max(0, min(slack, natural[i] - widths[i]))
+        widths[i] += give
+        slack -= give
     t = Table(title=Text(title) if title else None,
               caption=Text("; ".join(notes)) if notes else None)
     for i in shown:
         c = cols[i]
+        justify: Literal["left", "right"] = "right" if c.justify == "right" else "left"
         if c.keep:
-            t.add_column(Text(c.header), no_wrap=True, min_width=needs[i],
-                         justify="right" if c.justify == "right" else "left")
+            t.add_column(Text(c.header), no_wrap=True, min_width=widths[i], justify=justify)
         else:
-            t.add_column(Text(c.header), overflow="fold", min_width=needs[i],
-                         justify="right" if c.justify == "right" else "left")
+            t.add_column(Text(c.header), overflow="fold", width=widths[i], justify=justify)
     for n, row in enumerate(cells):
         style = row_styles[n] if row_styles is not None else None
         t.add_row(*(row[i] for i in shown), style=style)

@@ -68,10 +68,10 @@ def threads_table(
 ) -> FittedTable:
     """Threads: mark, id, name, ip, module+offset, sp, stack range.
 
-    Dropped when narrow, in this order: stack, sp, name. id and ip stay.
+    Dropped when narrow, in this order: stack, sp, name. id, ip and module+offset stay.
     """
     cols = [Col(""), Col("id"), Col("name", keep=False, drop=3, min_width=8), Col("ip"),
-            Col("module", keep=False, min_width=12), Col("sp", drop=2), Col("stack", drop=1)]
+            Col("module"), Col("sp", drop=2), Col("stack", drop=1)]
     rows: list[list[object]] = []
     styles: list[str | None] = []
     for th in threads:
