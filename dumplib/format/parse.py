@@ -94,7 +94,8 @@ def read_header(src: Source) -> MinidumpHeader:
     """
     if src.size < L.HEADER.size:
         raise NotADumpError(
-            f"file is {src.size} bytes, too short for a minidump header", stream="file header", offset=0
+            f"file is {src.size} bytes, too short for a minidump header",
+            stream="file header", offset=0,
         )
     fields = L.HEADER.unpack_from(src.view(0, L.HEADER.size, what="header"))
     header = MinidumpHeader(*fields)
