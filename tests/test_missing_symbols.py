@@ -118,3 +118,21 @@ def test_server_entries_without_a_store_use_the_user_cache(tmp_path: Path) -> No
     assert with_default_cache(f"cache*D:\\c;srv*{url}", cache) == f"cache*D:\\c;srv*{url}"
     assert with_default_cache("/some/dir", cache) == "/some/dir"
     assert cli_symbol_path(["/a"], {"_NT_SYMBOL_PATH": "/b"}) == (["/a"], None)
+
+
+def test_lost_is_explained_in_json_html_and_console() -> None:
+    """caseb's crash stack runs into wine's ntdll (no image beside the dump), so the
+    walk ends lost; every view that shows the status says what it means."""
+    from dumplib.views.console import text
+    from dumplib.views.html import stack_html
+
+    with dumplib.open(DMP) as dump:
+        report = dumplib.analyze(dump)
+        stack = report.crash_stack
+        assert stack is not None and stack.status.value == "lost"
+        doc = report.to_json()
+        crash = doc["crash_stack"]
+        assert isinstance(crash, dict)
+        assert str(crash["status_meaning"]).startswith("lost: no caller could be found")
+        assert "walk lost: no caller could be found" in stack_html(stack)
+        assert "walk lost: no caller could be found" in " ".join(text(stack, width=400).split())
