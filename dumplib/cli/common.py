@@ -82,8 +82,11 @@ def emit_json(doc: Any) -> None:
 
 
 def fail(message: str) -> int:
-    """Print a one-line error on stderr and return the bad-input exit status."""
-    sys.stderr.write(f"dumplib: error: {message}\n")
+    """Print a one-line error on stderr (control characters shown as escapes) and
+    return the bad-input exit status."""
+    from dumplib.views.textsafe import shown
+
+    sys.stderr.write(f"dumplib: error: {shown(message)}\n")
     return EXIT_BAD_INPUT
 
 
@@ -148,14 +151,18 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
                 doc = body(args, dump, console())
                 notes = list(dump.warnings)
         except UsageError as exc:
-            sys.stderr.write(f"dumplib: error: {exc}\n")
+            from dumplib.views.textsafe import shown
+
+            sys.stderr.write(f"dumplib: error: {shown(exc)}\n")
             return EXIT_USAGE
         except DumpError as exc:
             return fail(str(exc))
         except BrokenPipeError:
             return EXIT_OK
+    from dumplib.views.textsafe import shown
+
     for note in notes:
-        sys.stderr.write(f"dumplib: warning: {note}\n")
+        sys.stderr.write(f"dumplib: warning: {shown(note)}\n")
     if getattr(args, "json", False):
         try:
             emit_json(doc)
