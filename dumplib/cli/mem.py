@@ -27,7 +27,7 @@ MAX_BYTES = 1 << 20
 
 def resolve_address(dump: Dump, text: str) -> int:
     """``ADDR`` as typed: a number, or a register name of the exception (else first
-    thread's) context, with or without ``@``.
+    thread's) context, with or without ``@`` (``ip``, ``sp`` and ``fp`` on any CPU).
 
     Raises:
         UsageError: neither a number nor a known register.
@@ -46,10 +46,14 @@ def resolve_address(dump: Dump, text: str) -> int:
     if ctx is None and len(dump.threads):
         ctx = dump.threads[0].context
     if ctx is not None:
+        generic = {"ip": lambda: ctx.ip, "sp": lambda: ctx.sp, "fp": lambda: ctx.fp}
         try:
-            return int(ctx[name])
+            return int(generic[name]() if name in generic else ctx[name])
         except KeyError:
             pass
+        raise UsageError(f"not an address or register of this {ctx.arch.value} context: "
+                         f"{text!r} (ip, sp and fp name its instruction, stack and frame "
+                         "pointers)")
     raise UsageError(f"not an address or register: {text!r}")
 
 

@@ -36,9 +36,10 @@ __all__ = ["FIX_HINT", "MissingModule", "SymbolCoverage", "symbol_coverage", "sy
 
 #: The advice given when modules lack images and symbols and no symbol path was given.
 FIX_HINT = (
-    "give the folder holding these modules' .exe/.dll and .pdb files with --symbols DIR "
-    "(symbols=[DIR] in Python), or set _NT_SYMBOL_PATH=srv*CACHE*https://msdl.microsoft.com/"
-    "download/symbols for Windows' own modules"
+    "give the folder holding these modules' .exe/.dll and .pdb files with --symbols DIR, or "
+    "set _NT_SYMBOL_PATH (srv*CACHE*https://msdl.microsoft.com/download/symbols for "
+    "Windows' own modules); in Python pass symbols=[DIR] (the library reads no environment: "
+    "dumplib.symbols.symbol_path_from_environment() gives the variable's entries)"
 )
 #: The advice when a symbol path was given but did not hold them.
 FIX_HINT_GIVEN = (
