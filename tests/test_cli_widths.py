@@ -154,6 +154,8 @@ def test_stack_folds_recursion_and_shows_the_entry(width: int,
     dmp = str(OVERFLOW / "stackoverflow.dmp")
     out = run(capsys, monkeypatch, width, "stack", dmp, "--symbols", str(OVERFLOW))
     assert truth["crash_stack_outermost"] in out  # OverflowThread, without --all
+    if width >= 120:  # frame names whole on one line (they were cut at 120)
+        assert re.search(rf"stackoverflow!{truth['crash_stack_outermost']}\+0x[0-9a-f]+ ", out)
     m = re.search(rf"{truth['faulting_function']}\+0x[0-9a-f]+ x(\d+)", out)
     assert m is not None
     doc = json.loads(run(capsys, monkeypatch, width, "stack", dmp, "--symbols", str(OVERFLOW),
