@@ -59,8 +59,15 @@ def _cell(value: object) -> Text:
     return value if isinstance(value, Text) else data(value)
 
 
+def _width(text: Text) -> int:
+    """Cells of the widest line of ``text``."""
+    from rich.cells import cell_len
+
+    return max(cell_len(line) for line in text.plain.split("\n"))
+
+
 def _need(col: Col, cells: Sequence[Text]) -> int:
-    widest = max([len(col.header), *(c.cell_len for c in cells)])
+    widest = max([len(col.header), *(_width(c) for c in cells)])
     # a text column's lines are folded at its width; a long word is folded too
     return widest if col.keep else min(widest, max(col.min_width, len(col.header)))
 
@@ -109,7 +116,7 @@ def fit_table(
     # share what is left among the text columns, the ones nearest to whole first
     widths = {i: needs[i] for i in shown}
     slack = width - table_width([needs[j] for j in shown])
-    natural = {i: max([len(cols[i].header), *(r[i].cell_len for r in cells)]) for i in shown}
+    natural = {i: max([len(cols[i].header), *(_width(r[i]) for r in cells)]) for i in shown}
     for i in sorted((i for i in shown if not cols[i].keep), key=lambda i: natural[i] - needs[i]):
         give = max(0, min(slack, natural[i] - widths[i]))
         widths[i] += give

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dumplib._exc import DumpError
 from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.views.fit import Col, FittedTable
-from dumplib.views.textsafe import shown
+from dumplib.views.textsafe import data, shown
 
 if TYPE_CHECKING:
     from dumplib.format.records import HandleDescriptor
@@ -216,12 +216,14 @@ def stack_table(stack: Stack, *, title: str | None = None, limit: int | None = N
     shown_runs = runs if limit is None else runs[:limit]
     rows: list[list[object]] = []
     for f, n in shown_runs:
-        src = f" [{f.source_file}:{f.source_line}]" if f.source_file else ""
-        times = f" x{n}" if n > 1 else ""
+        where = data(f"{f.location} x{n}" if n > 1 else f.location)
+        if f.source_file:  # the source line on a line of its own, under the function
+            where.append("\n")
+            where.append_text(data(f"[{f.source_file}:{f.source_line}]", style="dim"))
         row: list[object] = [f"{f.index:02d}", hx(f.ip)]
         if with_sp:
             row.append(hx(f.sp))
-        row += [f"{f.location}{times}{src}", f.trust.value]
+        row += [where, f.trust.value]
         rows.append(row)
     caption = None
     if len(shown_runs) < len(runs):
