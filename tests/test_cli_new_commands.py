@@ -113,6 +113,8 @@ def test_handles_absent_is_said(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     b.write(p)
     code, out, _ = run(capsys, "handles", str(p))
     assert code == 0 and "no handle data" in out
+    _, out, _ = run(capsys, "info", str(p), "--json")
+    assert json.loads(out)["handle_count"] is None  # not recorded, not "0 handles"
 
 
 @pytest.mark.parametrize("argv", [

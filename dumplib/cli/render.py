@@ -89,7 +89,8 @@ def info_json(dump: Dump) -> JSON:
                                 if dump.process_create_time is not None and dump.misc_info
                                 else None),
         "process_uptime": process_uptime(dump),
-        "handle_count": len(dump.handles),
+        "handle_count": (len(dump.handles)
+                         if any(e.name == "HandleDataStream" for e in dump.streams) else None),
         "dump_type": dump.dump_type_names,
         "file_size": dump.file_size,
         "memory_ranges": len(dump.memory),
@@ -136,16 +137,20 @@ def info_table(dump: Dump) -> Table:
     started = dump.process_create_time
     if started is not None:
         t.add_row("started", started.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    t.add_row("uptime", uptime_text(doc["process_uptime"]))
+    t.add_row("uptime", uptime_text(doc["process_uptime"]) if doc["process_uptime"] is not None
+              else "unknown (the dump records no process start time)")
     t.add_row("dump type", ", ".join(doc["dump_type"]))
     t.add_row("threads", str(doc["thread_count"]))
     t.add_row("modules", str(doc["module_count"]))
-    t.add_row("handles", str(doc["handle_count"]))
+    handles = doc["handle_count"]
+    t.add_row("handles", str(handles) if handles is not None
+              else "not recorded (written without handle data)")
     t.add_row("memory", f"{doc['memory_ranges']} ranges, {doc['memory_bytes']:,} bytes")
     exc = dump.exception
     if exc is not None:
         t.add_row("exception", data(
-            f"0x{exc.code:08x} {exc.name or ''} at {hx(exc.address)} on thread {exc.thread_id}"))
+            f"0x{exc.code:08x} {exc.name or ''} at {hx(exc.address)} on thread {exc.thread_id} "
+            f"(0x{exc.thread_id:x})"))
     elif any(e.name == "ExceptionStream" for e in dump.streams):
         t.add_row("exception", "unavailable: the ExceptionStream is cut by the end of the file")
     else:
