@@ -308,9 +308,10 @@ def test_win32_inside_hresult_and_ntstatus(data: st.DataObject) -> None:
         derived = {m.name for m in matches if m.via == via}
         assert derived == names
         assert all(m.code == w and m.table is CodeTable.WIN32 for m in matches if m.via == via)
-        # direct matches are listed before decoded ones
-        vias = [m.via is not None for m in matches]
-        assert vias == sorted(vias)
+        # generic names (ERROR_*, E_*) before subsystem aliases (COR_E_*, DNS_*); within
+        # each, direct matches are listed before decoded ones
+        keys = [(not m.name.startswith(_GENERIC[m.table]), m.via is not None) for m in matches]
+        assert keys == sorted(keys)
 
 
 def test_hresult_from_nt() -> None:
@@ -549,3 +550,13 @@ def test_generic_names_come_first_for_every_code() -> None:
                 assert first.message, (table, hex(code), entries)
     assert seen > 10
     assert next(m.name for m in codes.lookup(0) if m.table is CodeTable.HRESULT) == "S_OK"
+
+
+@needs_headers
+def test_wrapped_win32_name_before_clr_alias() -> None:
+    """0x80070002 = HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND); corerror.h's
+    COR_E_FILENOTFOUND aliases it. The Win32 name is the best-known one."""
+    assert _define("winerror.h", "ERROR_FILE_NOT_FOUND") == "__MSABI_LONG(2)"
+    names = [m.name for m in codes.lookup(0x80070002)]
+    assert names.index("ERROR_FILE_NOT_FOUND") < names.index("COR_E_FILENOTFOUND")
+    assert names[0] == "ERROR_FILE_NOT_FOUND"
