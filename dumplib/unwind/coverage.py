@@ -112,12 +112,10 @@ def _frame_list(frames: Sequence[tuple[int, int]], limit: int = 12) -> str:
     by_thread: dict[int, list[int]] = {}
     for tid, idx in frames:
         by_thread.setdefault(tid, []).append(idx)
-    parts = []
-    for tid, idxs in by_thread.items():
-        parts.append(f"thread {tid} frame(s) {_ranges(idxs)}")
-        if len(parts) >= limit:
-            parts.append(f"and {len(by_thread) - limit} more threads")
-            break
+    parts = [f"thread {tid} frame(s) {_ranges(idxs)}"
+             for tid, idxs in list(by_thread.items())[:limit]]
+    if len(by_thread) > limit:
+        parts.append(f"and {len(by_thread) - limit} more threads")
     return "; ".join(parts)
 
 
