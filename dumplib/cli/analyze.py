@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-from rich.console import Console, Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from dumplib.analysis import Report, Signature, SignatureError, analyze, load_signatures
 from dumplib.cli.common import EXIT_USAGE, add_dump_args, run_on_dump
 from dumplib.dump import Dump
 from dumplib.views.textsafe import data
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["register", "render_report", "run"]
 
@@ -31,6 +30,8 @@ def _hx(value: int | None) -> str:
 
 
 def _kv_table(title: str | None = None) -> Table:
+    from rich.table import Table
+
     t = Table(show_header=False, box=None, pad_edge=False, title=title, title_justify="left")
     t.add_column(style="bold cyan", no_wrap=True)
     t.add_column(overflow="fold")
@@ -39,6 +40,10 @@ def _kv_table(title: str | None = None) -> Table:
 
 def render_report(report: Report, dump: Dump, console: Console) -> None:
     """Print a report for people (every text from the dump or its symbols shown as data)."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.text import Text
+
     from dumplib.views.console import evidence_text
     from dumplib.views.tables import stack_table
 

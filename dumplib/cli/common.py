@@ -14,14 +14,15 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from dumplib._exc import DumpError
 from dumplib.dump import Dump
 from dumplib.model.dump import DumpWarning
 from dumplib.samples import DEFAULT_SAMPLE, SAMPLES, sample_path, sample_symbols
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -42,7 +43,7 @@ EXIT_USAGE = 2
 
 #: A command body: gets the parsed arguments, the open dump and a console;
 #: returns the JSON document when ``--json`` was given (else prints and returns None).
-DumpCommand = Callable[[argparse.Namespace, Dump, Console], Any]
+DumpCommand = Callable[[argparse.Namespace, Dump, "Console"], Any]
 
 
 class UsageError(Exception):
@@ -62,6 +63,8 @@ def console() -> Console:
     do not fit even after dropping columns runs past the edge rather than cut them.
     """
     import os
+
+    from rich.console import Console
 
     class _Console(Console):
         def print(self, *objects: Any, **kwargs: Any) -> None:

@@ -8,12 +8,13 @@ written without handle data (no ``MiniDumpWithHandleData``) says so.
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from dumplib.cli.common import add_dump_args, run_on_dump
 from dumplib.dump import Dump
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["handles_json", "register"]
 

@@ -9,12 +9,13 @@ value points into (``module!function+0x..``, with ``--symbols``).
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from dumplib.cli.common import UsageError, add_dump_args, run_on_dump
 from dumplib.dump import Dump
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["FORMATS", "memory_json", "register", "resolve_address"]
 

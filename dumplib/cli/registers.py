@@ -10,14 +10,15 @@ module are followed by ``module!function+0x..`` (symbols from ``--symbols``).
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from dumplib._exc import DumpError
 from dumplib.cli.common import UsageError, add_dump_args, run_on_dump
 from dumplib.dump import Dump
 from dumplib.format.context import Context
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["GENERAL_REGISTERS", "register", "registers_json"]
 

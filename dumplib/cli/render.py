@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-
 from dumplib._exc import DumpError
 from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.model.dump import DumpFile as Dump
@@ -18,6 +16,7 @@ from dumplib.views.textsafe import data
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from rich.table import Table
 
 __all__ = [
     "exception_json",
@@ -120,6 +119,8 @@ def process_uptime(dump: Dump) -> int | None:
 
 def info_table(dump: Dump) -> Table:
     """A two-column summary of the dump for people (text from the dump shown as data)."""
+    from rich.table import Table
+
     doc = info_json(dump)
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold cyan", no_wrap=True)

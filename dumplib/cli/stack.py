@@ -12,15 +12,16 @@ sentence saying what it did ("write to [rdx] with rdx = 0x0 -> address 0x0").
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console, RenderableType
+from typing import TYPE_CHECKING, Any
 
 from dumplib.cli.common import UsageError, add_dump_args, run_on_dump
 from dumplib.dump import Dump
 from dumplib.unwind.disasm import FaultExplanation, Instruction, disassemble_around
 from dumplib.unwind.frames import Frame, Stack
 from dumplib.views.textsafe import data, shown
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
 
 __all__ = ["frame_json", "register", "stack_json", "stack_table"]
 
