@@ -195,3 +195,14 @@ def test_evidence_is_readable_lines(capsys: pytest.CaptureFixture[str],
     assert f"exception_code: 0x{runtime['exception.code']:x}" in out  # a code: hex
     assert "os_build: 7601" in out  # a count/build number: decimal (Windows 7 SP1)
     assert "{" not in out.split("evidence:")[1].split("advice:")[0]  # no JSON dumps
+
+
+def test_too_narrow_runs_past_the_edge_rather_than_cut(wide: Path,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    out = run(capsys, monkeypatch, 30, "threads", str(wide))
+    toks = _tokens(out)
+    for tid, rip, _, _ in THREADS:
+        assert f"(0x{tid:x})" in toks and f"0x{rip:x}" in toks
+    faulting = next(line for line in out.splitlines() if f"(0x{THREADS[0][0]:x})" in line)
+    assert "*" in faulting  # the mark column is not squeezed away

@@ -133,6 +133,11 @@ def fit_table(
     for n, row in enumerate(cells):
         style = row_styles[n] if row_styles is not None else None
         t.add_row(*(row[i] for i in shown), style=style)
+    total = table_width([widths[i] for i in shown])
+    if total > width:
+        # even the kept columns do not fit: keep them whole and let the lines run past
+        # the edge (the command line prints without cropping) rather than cut them
+        t.width = total
     return t
 
 
