@@ -206,3 +206,16 @@ def test_too_narrow_runs_past_the_edge_rather_than_cut(wide: Path,
         assert f"(0x{tid:x})" in toks and f"0x{rip:x}" in toks
     faulting = next(line for line in out.splitlines() if f"(0x{THREADS[0][0]:x})" in line)
     assert "*" in faulting  # the mark column is not squeezed away
+
+
+def test_folded_rows_add_up_to_the_true_depth(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """deeprec recurses 21 times (truth.json); the folded rows must count 21 Recurse
+    frames between CrashInAlloca and main, in at most two rows (two call sites)."""
+    d = FIXTURES / "wine" / "deeprec"
+    truth = json.loads((d / "truth.json").read_text())
+    out = run(capsys, monkeypatch, 120, "stack", str(d / "deeprec.dmp"), "--symbols", str(d))
+    rows = re.findall(r"!Recurse\+0x[0-9a-f]+(?: x(\d+))?", out)
+    assert 1 <= len(rows) <= 2
+    assert sum(int(n or 1) for n in rows) == truth["crash_stack"].count("Recurse") == 21
+    assert out.index("CrashInAlloca") < out.index("!Recurse") < out.index("!main+")
