@@ -136,3 +136,12 @@ def test_lost_is_explained_in_json_html_and_console() -> None:
         assert str(crash["status_meaning"]).startswith("lost: no caller could be found")
         assert "walk lost: no caller could be found" in stack_html(stack)
         assert "walk lost: no caller could be found" in " ".join(text(stack, width=400).split())
+
+
+@pytest.mark.parametrize("command", ["modules", "disasm", "registers", "stack", "analyze"])
+def test_every_command_warns_about_a_missing_symbol_directory(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nowhere = str(tmp_path / "nowhere")
+    assert main([command, str(DMP), "--symbols", nowhere, "--json"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: symbol path entry {nowhere!r} does not exist" in err

@@ -125,6 +125,11 @@ def dump_source(args: argparse.Namespace) -> str:
         args.symbols, from_env = cli_symbol_path(args.symbols)
         if from_env:
             sys.stderr.write(f"dumplib: symbol path from {from_env}\n")
+        from dumplib.unwind.coverage import symbol_path_problems
+        from dumplib.views.textsafe import shown
+
+        for problem in symbol_path_problems(args.symbols):  # a missing directory, say
+            sys.stderr.write(f"dumplib: warning: {shown(problem)}\n")
     if not args.sample:
         return str(args.file)
     path = str(sample_path(args.sample))
