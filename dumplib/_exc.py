@@ -44,7 +44,8 @@ class DumpError(Exception):
     def _render(self) -> str:
         where: list[str] = []
         if self.stream is not None:
-            where.append(f"stream {self.stream}")
+            # the file header is not a stream: "(file header, offset 0x0)"
+            where.append(self.stream if self.stream == "file header" else f"stream {self.stream}")
         if self.offset is not None:
             where.append(f"offset 0x{self.offset:x}")
         if self.address is not None:

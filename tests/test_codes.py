@@ -206,13 +206,12 @@ def test_win32_access_denied_and_e_accessdenied() -> None:
     assert _define("winerror.h", "E_ACCESSDENIED") == "_HRESULT_TYPEDEF_(0x80070005)"
     direct = codes.lookup(5)
     assert _has(direct, CodeTable.WIN32, "ERROR_ACCESS_DENIED", 5)
-    # FormatMessage's text for error 5, and [MS-ERREF] 2.1.1's for E_ACCESSDENIED.
+    # FormatMessage's text for error 5; E_ACCESSDENIED (HRESULT_FROM_WIN32(5)) shows the
+    # same text, as FormatMessage does for every facility-7 HRESULT.
     assert [m.message for m in direct if m.name == "ERROR_ACCESS_DENIED"] == ["Access is denied."]
     wrapped = codes.lookup(0x80070005)
     assert _has(wrapped, CodeTable.HRESULT, "E_ACCESSDENIED", 0x80070005)
-    assert [m.message for m in wrapped if m.name == "E_ACCESSDENIED"] == [
-        "General access denied error."
-    ]
+    assert [m.message for m in wrapped if m.name == "E_ACCESSDENIED"] == ["Access is denied."]
     via = [m for m in wrapped if m.via is not None]
     assert [(m.table, m.name, m.code, m.via) for m in via] == [
         (CodeTable.WIN32, "ERROR_ACCESS_DENIED", 5, "HRESULT_FROM_WIN32")
@@ -309,9 +308,10 @@ def test_win32_inside_hresult_and_ntstatus(data: st.DataObject) -> None:
         derived = {m.name for m in matches if m.via == via}
         assert derived == names
         assert all(m.code == w and m.table is CodeTable.WIN32 for m in matches if m.via == via)
-        # direct matches are listed before decoded ones
-        vias = [m.via is not None for m in matches]
-        assert vias == sorted(vias)
+        # generic names (ERROR_*, E_*) before subsystem aliases (COR_E_*, DNS_*); within
+        # each, direct matches are listed before decoded ones
+        keys = [(not m.name.startswith(_GENERIC[m.table]), m.via is not None) for m in matches]
+        assert keys == sorted(keys)
 
 
 def test_hresult_from_nt() -> None:
@@ -326,7 +326,6 @@ def test_format_lookup_lists_every_match() -> None:
     for m in codes.lookup(0x80070005):
         assert m.name in text
     assert "Access is denied." in text
-    assert "General access denied error." in text
     assert f"# {len(codes.lookup(0x80070005))} matches found for 0x80070005" in text
     assert "-2147024891" in text  # the signed decimal view, as err.exe prints it
     assert "1 match found" in codes.format_lookup(5)
@@ -488,3 +487,76 @@ def test_generator_evaluates_header_forms(tmp_path: Path) -> None:
         assert (got.value, got.kind) == (value, kind), name
     with pytest.raises(gen.HeaderError):
         ev.value("UNDEFINED_NAME")
+
+
+# --------------------------------------------------------------------------------------------
+# Best-known meaning first (issue #13): E_OUTOFMEMORY, and the same rule over the whole table
+# --------------------------------------------------------------------------------------------
+
+
+@needs_headers
+def test_err_0x8007000e_says_e_outofmemory_first() -> None:
+    """err.exe / FormatMessage: 0x8007000E is E_OUTOFMEMORY, Win32 error 14's text
+    (Microsoft's System Error Codes reference), not [MS-ERREF]'s channel message."""
+    assert _define("winerror.h", "E_OUTOFMEMORY") == "_HRESULT_TYPEDEF_(0x8007000E)"
+    first = codes.lookup(0x8007000E)[0]
+    assert first.name == "E_OUTOFMEMORY"
+    assert first.message == "Not enough memory resources are available to complete this operation."
+    text = codes.format_lookup(0x8007000E)
+    assert text.splitlines()[1].split()[0] == "E_OUTOFMEMORY"
+    assert "channel" not in text
+
+
+def test_facility_win32_hresults_show_their_win32_text() -> None:
+    """Every winerror.h HRESULT 0x8007xxxx whose Win32 error has a text shows that text,
+    as FormatMessage does (checked against the Win32 rows of the table)."""
+    from dumplib.codes._data import tables
+
+    by_code = tables().by_code
+    checked = 0
+    for code, entries in by_code[CodeTable.HRESULT].items():
+        if code & 0xFFFF0000 != 0x80070000:
+            continue
+        win32 = [e.message for e in by_code[CodeTable.WIN32].get(code & 0xFFFF, ()) if e.message]
+        for e in entries:
+            if e.origin.startswith("W/") and win32:
+                assert e.message == win32[0], (e.name, e.message, win32[0])
+                checked += 1
+    assert checked >= 5
+
+
+_GENERIC = {CodeTable.NTSTATUS: ("STATUS_",), CodeTable.HRESULT: ("S_", "E_"),
+            CodeTable.WIN32: ("ERROR_", "NO_ERROR"), CodeTable.EXCEPTION: ("EXCEPTION_",)}
+
+
+def test_generic_names_come_first_for_every_code() -> None:
+    """For every code with several names in one table, a generic name (S_/E_, STATUS_,
+    ERROR_, EXCEPTION_) is never listed after a subsystem name (SEC_E_OK after S_OK,
+    COR_E_OUTOFMEMORY after E_OUTOFMEMORY), and a name with a message precedes one without."""
+    from dumplib.codes._data import tables
+
+    seen = 0
+    for table, by_code in tables().by_code.items():
+        for code, entries in by_code.items():
+            if len(entries) < 2:
+                continue
+            seen += 1
+            generic = [e.name.startswith(_GENERIC[table]) for e in entries]
+            assert generic == sorted(generic, reverse=True), (table, hex(code), entries)
+            first = entries[0]
+            if any(e.message for e in entries) and any(
+                    e.name.startswith(_GENERIC[table]) == first.name.startswith(_GENERIC[table])
+                    and e.message for e in entries):
+                assert first.message, (table, hex(code), entries)
+    assert seen > 10
+    assert next(m.name for m in codes.lookup(0) if m.table is CodeTable.HRESULT) == "S_OK"
+
+
+@needs_headers
+def test_wrapped_win32_name_before_clr_alias() -> None:
+    """0x80070002 = HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND); corerror.h's
+    COR_E_FILENOTFOUND aliases it. The Win32 name is the best-known one."""
+    assert _define("winerror.h", "ERROR_FILE_NOT_FOUND") == "__MSABI_LONG(2)"
+    names = [m.name for m in codes.lookup(0x80070002)]
+    assert names.index("ERROR_FILE_NOT_FOUND") < names.index("COR_E_FILENOTFOUND")
+    assert names[0] == "ERROR_FILE_NOT_FOUND"

@@ -219,6 +219,12 @@ def analyze(
             if tid is None and len(dump.threads):
                 tid = dump.threads[0].id
             crash_stack = ctx.stack_of(tid) if tid is not None else None
+        if crash_stack is not None and ctx.resolver is not None:
+            from dumplib.unwind.coverage import symbol_coverage
+
+            # which modules lacked image and symbols, which frames are guesses, and the fix
+            ctx.notes.extend(
+                symbol_coverage([crash_stack], ctx.resolver, list(ctx.symbols)).notes())
         main = dump.modules.main
         report_bucket = bucket(exc, crash_stack, main.name if main else None)
         states = {t.id: t.state for t in ctx.threads}

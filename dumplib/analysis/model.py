@@ -371,6 +371,7 @@ class Report:
             stack = {
                 "thread_id": self.crash_stack.thread_id,
                 "status": self.crash_stack.status.value,
+                "status_meaning": self.crash_stack.status.meaning,
                 "frames": [
                     {
                         "ip": f.ip,
@@ -378,6 +379,8 @@ class Report:
                         "module": f.module_name,
                         "function": f.function,
                         "offset": f.offset,
+                        "function_offset": f.offset if f.function else None,
+                        "module_offset": f.ip - f.module.base if f.module else None,
                         "trust": f.trust.value,
                         "location": f.location,
                         "source_file": f.source_file,

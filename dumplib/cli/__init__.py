@@ -26,6 +26,9 @@ COMMAND_MODULES = [
     "dumplib.cli.err",
     "dumplib.cli.triage",
     "dumplib.cli.map",
+    "dumplib.cli.registers",
+    "dumplib.cli.mem",
+    "dumplib.cli.handles",
 ]
 
 

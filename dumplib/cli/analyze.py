@@ -10,19 +10,17 @@ files are a usage error (exit 2), reported before the dump is read.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
-
-from rich.console import Console, Group
-from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from dumplib.analysis import Report, Signature, SignatureError, analyze, load_signatures
 from dumplib.cli.common import EXIT_USAGE, add_dump_args, run_on_dump
 from dumplib.dump import Dump
+from dumplib.views.textsafe import data
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["register", "render_report", "run"]
 
@@ -31,111 +29,111 @@ def _hx(value: int | None) -> str:
     return "-" if value is None else f"0x{value:x}"
 
 
-def _evidence_lines(evidence: dict[str, Any], width: int = 140) -> Text:
-    text = Text()
-    for key, value in evidence.items():
-        if isinstance(value, int) and not isinstance(value, bool) and value > 9:
-            shown = f"{value} ({_hx(value)})"
-        elif isinstance(value, str):
-            shown = value
-        else:
-            shown = json.dumps(value)
-        if len(shown) > width:
-            shown = shown[: width - 3] + "..."
-        text.append(f"  {key}: ", style="cyan")
-        text.append(f"{shown}\n")
-    return text
+def _kv_table(title: str | None = None) -> Table:
+    from rich.table import Table
+
+    t = Table(show_header=False, box=None, pad_edge=False, title=title, title_justify="left")
+    t.add_column(style="bold cyan", no_wrap=True)
+    t.add_column(overflow="fold")
+    return t
 
 
 def render_report(report: Report, dump: Dump, console: Console) -> None:
-    """Print a report for people."""
+    """Print a report for people (every text from the dump or its symbols shown as data)."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.text import Text
+
+    from dumplib.views.console import evidence_text
+    from dumplib.views.tables import stack_table
+
     sysinfo = dump.system
     main = dump.modules.main
-    head = Table(show_header=False, box=None, pad_edge=False)
-    head.add_column(style="bold cyan")
-    head.add_column()
-    head.add_row("summary", escape(report.summary))
-    head.add_row("process", escape(f"{main.name if main else '?'} (pid {dump.process_id or '?'})"))
+    head = _kv_table()
+    head.add_row("summary", data(report.summary))
+    pid = dump.process_id
+    head.add_row("process", data(f"{main.name if main else '?'} "
+                                 f"(pid {pid if pid is not None else '?'})"))
     ver = ".".join(map(str, sysinfo.os_version))
-    head.add_row("system", f"{sysinfo.os_name} {ver} {sysinfo.csd_version}".rstrip()
-                 + f", {sysinfo.arch.value}")
+    head.add_row("system", data(f"{sysinfo.os_name} {ver} {sysinfo.csd_version}".rstrip()
+                                + f", {sysinfo.arch.value}"))
     head.add_row("written", dump.time.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    head.add_row("bucket", escape(report.bucket))
     console.print(Panel(head, title="dumplib analyze", expand=False))
+    # the bucket on a line of its own, never wrapped, so it can be copied whole
+    console.print(Text("bucket: ", style="bold cyan") + data(report.bucket), soft_wrap=True)
 
     exc = report.exception
     if exc is not None:
-        t = Table(show_header=False, box=None, pad_edge=False, title="Exception",
-                  title_justify="left")
-        t.add_column(style="bold cyan")
-        t.add_column()
-        t.add_row("code", f"0x{exc.code:08x} {exc.name or ''}")
+        t = _kv_table("Exception")
+        t.add_row("code", data(f"0x{exc.code:08x} {exc.name or ''}"))
         if exc.message:
-            t.add_row("meaning", escape(exc.message))
-        t.add_row("what", escape(exc.description))
-        t.add_row("thread", str(exc.thread_id))
+            t.add_row("meaning", data(exc.message))
+        t.add_row("what", data(exc.description))
+        t.add_row("thread", f"{exc.thread_id} (0x{exc.thread_id:x})")
         if exc.parameters:
             t.add_row("parameters", ", ".join(_hx(p) for p in exc.parameters))
         if exc.thrown_types:
-            t.add_row("thrown", escape(", ".join(exc.thrown_types)))
+            t.add_row("thrown", data(", ".join(exc.thrown_types)))
         if exc.managed_type:
-            t.add_row("managed type", escape(exc.managed_type))
+            t.add_row("managed type", data(exc.managed_type))
         told = f" ({exc.chance_source})" if exc.chance_source else ""
-        t.add_row("chance", escape(exc.chance + told))
+        t.add_row("chance", data(exc.chance + told))
         for n in exc.nested:
-            t.add_row("nested", f"0x{n.code:08x} {n.name or ''} at {_hx(n.address)}")
+            t.add_row("nested", data(f"0x{n.code:08x} {n.name or ''} at {_hx(n.address)}"))
         console.print(t)
     else:
-        console.print("[bold]Exception[/bold]: none (a hang or on-demand dump)")
+        console.print(Text("Exception", style="bold") + Text(": none (a hang or on-demand dump)"))
 
     fi = report.faulting_instruction
     if fi is not None:
         line = f"{fi.location}: {fi.text}  [{fi.data.hex(' ')}]"
         if fi.explanation:
             line += f"\n  {fi.explanation}"
-        console.print(Panel(Text(line), title="Faulting instruction", expand=False))
+        console.print(Panel(data(line, lines=True), title="Faulting instruction", expand=False))
 
     if report.crash_stack is not None:
         st = report.crash_stack
-        t = Table(title=f"Stack of thread {st.thread_id} ({st.status.value})", title_justify="left")
-        for col in ("#", "location", "source", "trust"):
-            t.add_column(col)
-        for f in st.frames[:64]:
-            src = f"{f.source_file}:{f.source_line}" if f.source_file else ""
-            t.add_row(str(f.index), escape(f.location), escape(src), f.trust.value)
-        if len(st.frames) > 64:
-            t.add_row("...", f"{len(st.frames) - 64} more frames", "", "")
-        console.print(t)
+        console.print(stack_table(st, limit=64, with_sp=False,
+                                  title=f"Stack of thread {st.thread_id} ({st.status.value})"))
+        if st.status.value != "complete":
+            console.print(data(f"  walk {st.status.meaning}"))
 
     if report.findings:
         for fd in report.findings:
             body = Text()
-            body.append(f"{fd.id}  confidence {fd.confidence:.2f}  ({fd.source})\n", style="dim")
+            body.append_text(data(fd.title, style="bold"))
+            body.append("\n")
+            body.append_text(data(f"{fd.id}  confidence {fd.confidence:.2f}  ({fd.source})",
+                                  style="dim"))
+            body.append("\n")
             body.append("evidence:\n", style="bold")
-            body.append_text(_evidence_lines(fd.evidence))
-            body.append("advice: ", style="bold")
-            body.append(" ".join(fd.advice.split()))
+            body.append_text(evidence_text(fd.evidence))
+            body.append("\nadvice: ", style="bold")
+            body.append_text(data(" ".join(fd.advice.split())))
             if fd.references:
-                body.append(f"\nreferences: {', '.join(fd.references)}")
-            console.print(Panel(body, title=escape(fd.title), title_align="left"))
+                body.append("\n")
+                body.append_text(data(f"references: {', '.join(fd.references)}"))
+            console.print(Panel(body, title=data(fd.id), title_align="left"))
     else:
-        console.print("[bold]Findings[/bold]: none")
+        console.print(Text("Findings", style="bold") + Text(": none"))
 
     if report.third_party_modules:
-        t = Table(title="Third-party modules", title_justify="left")
-        for col in ("name", "version", "vendor", "description", "on threads", "path"):
-            t.add_column(col)
-        for m in report.third_party_modules:
-            t.add_row(escape(m.name), m.version or "-", escape(m.vendor or "?"),
-                      escape(m.description or "-"), ", ".join(map(str, m.on_threads)) or "-",
-                      escape(m.path))
-        console.print(t)
+        from dumplib.views.fit import Col, FittedTable
+
+        rows = [[m.name, m.version or "-", m.vendor or "?", m.description or "-",
+                 ", ".join(map(str, m.on_threads)) or "-", m.path]
+                for m in report.third_party_modules]
+        console.print(FittedTable(
+            [Col("name", keep=False), Col("version", drop=4), Col("vendor", keep=False, drop=3),
+             Col("description", keep=False, drop=1), Col("on threads", keep=False, drop=5),
+             Col("path", keep=False, drop=2, min_width=16)],
+            rows, title="Third-party modules"))
 
     if report.wer is not None:
-        console.print(Panel(Group(Text(report.wer.text())),
+        console.print(Panel(Group(data(report.wer.text(), lines=True)),
                             title="WER event 1000 (Application Error)", expand=False))
     for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+        console.print(Text("note: ", style="yellow") + data(note))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,14 +14,15 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from dumplib._exc import DumpError
 from dumplib.dump import Dump
 from dumplib.model.dump import DumpWarning
 from dumplib.samples import DEFAULT_SAMPLE, SAMPLES, sample_path, sample_symbols
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -42,7 +43,7 @@ EXIT_USAGE = 2
 
 #: A command body: gets the parsed arguments, the open dump and a console;
 #: returns the JSON document when ``--json`` was given (else prints and returns None).
-DumpCommand = Callable[[argparse.Namespace, Dump, Console], Any]
+DumpCommand = Callable[[argparse.Namespace, Dump, "Console"], Any]
 
 
 class UsageError(Exception):
@@ -50,10 +51,31 @@ class UsageError(Exception):
     (an unknown thread id, say): one line on stderr, exit status 2, nothing on stdout."""
 
 
+#: Width of human output when stdout is not a terminal and COLUMNS is not set.
+PIPE_WIDTH = 160
+
+
 def console() -> Console:
-    """A console for human output; wide when stdout is not a terminal."""
-    c = Console(highlight=False)
-    return c if c.is_terminal else Console(highlight=False, width=160)
+    """A console for human output.
+
+    Its width is ``COLUMNS`` when set, else the terminal's, else (output piped)
+    :data:`PIPE_WIDTH`. Lines are never cropped: a table whose addresses and ids
+    do not fit even after dropping columns runs past the edge rather than cut them.
+    """
+    import os
+
+    from rich.console import Console
+
+    class _Console(Console):
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("crop", False)
+            super().print(*objects, **kwargs)
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return _Console(highlight=False, width=int(columns))
+    c = _Console(highlight=False)
+    return c if c.is_terminal else _Console(highlight=False, width=PIPE_WIDTH)
 
 
 def emit_json(doc: Any) -> None:
@@ -63,8 +85,11 @@ def emit_json(doc: Any) -> None:
 
 
 def fail(message: str) -> int:
-    """Print a one-line error on stderr and return the bad-input exit status."""
-    sys.stderr.write(f"dumplib: error: {message}\n")
+    """Print a one-line error on stderr (control characters shown as escapes) and
+    return the bad-input exit status."""
+    from dumplib.views.textsafe import shown
+
+    sys.stderr.write(f"dumplib: error: {shown(message)}\n")
     return EXIT_BAD_INPUT
 
 
@@ -84,12 +109,27 @@ def add_dump_args(p: argparse.ArgumentParser) -> None:
 
 
 def dump_source(args: argparse.Namespace) -> str:
-    """The dump path named by ``FILE`` or ``--sample``; a sample's symbol
-    directories are appended to ``args.symbols`` when the command has that option.
+    """The dump path named by ``FILE`` or ``--sample``. For a command with
+    ``--symbols``, ``args.symbols`` becomes the symbol path to use: the option's
+    entries, else ``_NT_ALT_SYMBOL_PATH``/``_NT_SYMBOL_PATH`` (said on stderr), with
+    the per-user download cache for server entries that name none
+    (:mod:`dumplib.symbols.defaults`), then a sample's symbol directories.
 
     Raises:
         FileNotFoundError: ``--sample`` names no bundled sample.
     """
+    if hasattr(args, "symbols"):
+        # --symbols, else _NT_ALT_SYMBOL_PATH/_NT_SYMBOL_PATH; srv*URL gets the user cache
+        from dumplib.symbols.defaults import cli_symbol_path
+
+        args.symbols, from_env = cli_symbol_path(args.symbols)
+        if from_env:
+            sys.stderr.write(f"dumplib: symbol path from {from_env}\n")
+        from dumplib.unwind.coverage import symbol_path_problems
+        from dumplib.views.textsafe import shown
+
+        for problem in symbol_path_problems(args.symbols):  # a missing directory, say
+            sys.stderr.write(f"dumplib: warning: {shown(problem)}\n")
     if not args.sample:
         return str(args.file)
     path = str(sample_path(args.sample))
@@ -102,13 +142,15 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
     """Open the dump named by ``args`` and run ``body`` on it.
 
     Returns the exit status: 0, 1 with a one-line message when the input is
-    not usable, or 2 when ``body`` raises :class:`UsageError`. Notes in
+    not usable, or 2 when ``body`` raises :class:`UsageError` or ``--sample``
+    names no bundled sample. Notes in
     ``dump.warnings`` are printed on stderr.
     """
     try:
         path = dump_source(args)
-    except FileNotFoundError as exc:
-        return fail(str(exc))
+    except FileNotFoundError as exc:  # --sample NAME names no bundled sample
+        sys.stderr.write(f"dumplib: error: {exc}\n")
+        return EXIT_USAGE
     notes: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DumpWarning)  # reported below from dump.warnings
@@ -117,14 +159,18 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
                 doc = body(args, dump, console())
                 notes = list(dump.warnings)
         except UsageError as exc:
-            sys.stderr.write(f"dumplib: error: {exc}\n")
+            from dumplib.views.textsafe import shown
+
+            sys.stderr.write(f"dumplib: error: {shown(exc)}\n")
             return EXIT_USAGE
         except DumpError as exc:
             return fail(str(exc))
         except BrokenPipeError:
             return EXIT_OK
+    from dumplib.views.textsafe import shown
+
     for note in notes:
-        sys.stderr.write(f"dumplib: warning: {note}\n")
+        sys.stderr.write(f"dumplib: warning: {shown(note)}\n")
     if getattr(args, "json", False):
         try:
             emit_json(doc)

@@ -8,12 +8,13 @@ picture draws them.
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from dumplib.cli.common import add_dump_args, fail, run_on_dump
 from dumplib.dump import Dump
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["layout_json", "register"]
 
@@ -47,12 +48,12 @@ def _map(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
         save_map(dump, args.out, max_bands=args.bands)
         if not args.json:
             console.print(f"map written to {args.out}")
-    elif not args.json:
-        console.print("nothing to do: give --out FILE.svg|FILE.png (or --json)")
     return doc
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not args.out and not args.json:
+        return _usage("give --out FILE.svg|FILE.png (or --json for the layout)")
     if args.out and not args.out.lower().endswith((".svg", ".png")):
         return _usage(f"--out must end in .svg or .png: {args.out}")
     if args.out:

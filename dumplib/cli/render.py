@@ -6,15 +6,17 @@ functions here. JSON values keep integers as integers (no hex strings).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from dumplib._exc import DumpError
 from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.model.dump import DumpFile as Dump
 from dumplib.model.objects import ExceptionInfo, Module, Thread
+from dumplib.views.textsafe import data
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
 
 __all__ = [
     "exception_json",
@@ -25,10 +27,12 @@ __all__ = [
     "memory_table",
     "modules_json",
     "modules_table",
+    "process_uptime",
     "streams_json",
     "streams_table",
     "threads_json",
     "threads_table",
+    "uptime_text",
 ]
 
 JSON = dict[str, Any]
@@ -79,6 +83,13 @@ def info_json(dump: Dump) -> JSON:
         "module_count": len(dump.modules),
         "exception": exception_json(dump.exception),
         "dump_time": dump.header.time_date_stamp,
+        "cpu_count": sysinfo.number_of_processors or None,
+        "process_create_time": (dump.misc_info.process_create_time
+                                if dump.process_create_time is not None and dump.misc_info
+                                else None),
+        "process_uptime": process_uptime(dump),
+        "handle_count": (len(dump.handles)
+                         if any(e.name == "HandleDataStream" for e in dump.streams) else None),
         "dump_type": dump.dump_type_names,
         "file_size": dump.file_size,
         "memory_ranges": len(dump.memory),
@@ -88,32 +99,65 @@ def info_json(dump: Dump) -> JSON:
     }
 
 
+def uptime_text(seconds: int | None) -> str:
+    """A duration in seconds as ``3d 04:05:06`` (``-`` for None)."""
+    if seconds is None or seconds < 0:
+        return "-"
+    days, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{days}d " if days else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def process_uptime(dump: Dump) -> int | None:
+    """Seconds from process start (MiscInfo) to the dump's time stamp, or None."""
+    started = dump.process_create_time
+    if started is None or not dump.header.time_date_stamp:
+        return None
+    return int((dump.time - started).total_seconds())
+
+
 def info_table(dump: Dump) -> Table:
-    """A two-column summary of the dump for people."""
+    """A two-column summary of the dump for people (text from the dump shown as data)."""
+    from rich.table import Table
+
     doc = info_json(dump)
     t = Table(show_header=False, box=None, pad_edge=False)
-    t.add_column(style="bold cyan")
-    t.add_column()
-    t.add_row("file", dump.name)
-    t.add_row("process", f"{doc['process_name'] or '?'} (pid {doc['process_id'] or '?'})")
+    t.add_column(style="bold cyan", no_wrap=True)
+    t.add_column(overflow="fold")
+    t.add_row("file", data(dump.name))
+    pid = doc["process_id"]
+    t.add_row("process", data(f"{doc['process_name'] or '?'} (pid "
+                              f"{pid if pid is not None else '?'})"))
     ver = ".".join(map(str, doc["os_version"]))
     csd = f" {doc['csd_version']}" if doc["csd_version"] else ""
-    t.add_row("system", f"{doc['os_name']} {ver}{csd}, {doc['arch']}")
+    t.add_row("system", data(f"{doc['os_name']} {ver}{csd}, {doc['arch']}"))
+    cpus = doc["cpu_count"]
+    t.add_row("cpus", str(cpus) if cpus else "-")
     t.add_row("written", dump.time.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    started = dump.process_create_time
+    if started is not None:
+        t.add_row("started", started.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    t.add_row("uptime", uptime_text(doc["process_uptime"]) if doc["process_uptime"] is not None
+              else "unknown (the dump records no process start time)")
     t.add_row("dump type", ", ".join(doc["dump_type"]))
     t.add_row("threads", str(doc["thread_count"]))
     t.add_row("modules", str(doc["module_count"]))
+    handles = doc["handle_count"]
+    t.add_row("handles", str(handles) if handles is not None
+              else "not recorded (written without handle data)")
     t.add_row("memory", f"{doc['memory_ranges']} ranges, {doc['memory_bytes']:,} bytes")
     exc = dump.exception
     if exc is not None:
-        t.add_row(
-            "exception",
-            f"0x{exc.code:08x} {exc.name or ''} at {hx(exc.address)} on thread {exc.thread_id}",
-        )
+        t.add_row("exception", data(
+            f"0x{exc.code:08x} {exc.name or ''} at {hx(exc.address)} on thread {exc.thread_id} "
+            f"(0x{exc.thread_id:x})"))
+    elif any(e.name == "ExceptionStream" for e in dump.streams):
+        t.add_row("exception", "unavailable: the ExceptionStream is cut by the end of the file")
     else:
         t.add_row("exception", "none")
     for c in doc["comments"]:
-        t.add_row("comment", c)
+        t.add_row("comment", data(c))
     return t
 
 
@@ -153,25 +197,14 @@ def threads_json(dump: Dump) -> list[JSON]:
     return [thread_json(dump, t) for t in dump.threads]
 
 
-def threads_table(dump: Dump) -> Table:
-    """Threads with their ip, module and stack for people."""
-    t = Table(title=f"{len(dump.threads)} threads")
-    for col in ("", "id", "name", "ip", "module", "sp", "stack"):
-        t.add_column(col, no_wrap=True)
-    for th, doc in zip(dump.threads, threads_json(dump), strict=True):
-        mod = dump.modules.find(doc["ip"]) if doc["ip"] is not None else None
-        where = f"{mod.name}+0x{doc['ip'] - mod.base:x}" if mod else "-"
-        st = th.stack_range
-        t.add_row(
-            "*" if doc["faulting"] else "",
-            f"{th.id} (0x{th.id:x})",
-            th.name or "",
-            hx(doc["ip"]),
-            where,
-            hx(doc["sp"]),
-            f"{hx(st[0])} +{st[1]:#x}" if st else "-",
-        )
-    return t
+def threads_table(dump: Dump) -> RenderableType:
+    """Threads with their ip, module and stack for people
+    (:func:`dumplib.views.tables.threads_table`)."""
+    from dumplib.views.tables import threads_table as table
+
+    exc = dump.exception
+    return table(dump.threads, modules=dump.modules,
+                 faulting=exc.thread_id if exc is not None else None)
 
 
 def module_json(m: Module) -> JSON:
@@ -213,27 +246,14 @@ def unloaded_json(dump: Dump) -> list[JSON]:
     ]
 
 
-def modules_table(dump: Dump, details: dict[int, JSON] | None = None) -> Table:
-    """Loaded (and unloaded) modules for people, with vendor and symbols when known."""
-    details = details or {}
-    t = Table(title=f"{len(dump.modules)} modules")
-    for col in ("base", "end", "name", "version", "vendor", "timestamp", "pdb", "symbols"):
-        t.add_column(col, no_wrap=col not in ("pdb", "vendor"))
-    for m in dump.modules:
-        extra = details.get(m.base, {})
-        ident = m.pdb or extra.get("pdb_identity")
-        pdb = f"{ident[0]} {ident[1]}{ident[2]:X}" if ident else "-"
-        t.add_row(
-            hx(m.base), hx(m.end), m.name,
-            ".".join(map(str, m.version)) if m.version else "-",
-            extra.get("vendor") or "-",
-            f"{m.timestamp:08x}", pdb,
-            ", ".join(extra.get("symbols") or []) or "-",
-        )
-    for u in dump.unloaded_modules:
-        t.add_row(hx(u.base), hx(u.end), f"[dim]{u.name} (unloaded)[/dim]", "-", "-",
-                  f"{u.timestamp:08x}", "-", "-")
-    return t
+def modules_table(dump: Dump, details: dict[int, JSON] | None = None, *,
+                  unloaded: bool = True) -> RenderableType:
+    """Loaded (and unloaded) modules by base for people, main module marked, with vendor
+    and symbols when known (:func:`dumplib.views.tables.modules_table`)."""
+    from dumplib.views.tables import modules_table as table
+
+    return table(dump.modules, details, main=dump.modules.main,
+                 unloaded=dump.unloaded_modules if unloaded else ())
 
 
 def memory_json(dump: Dump) -> list[JSON]:
@@ -258,25 +278,11 @@ def _module_name(dump: Dump, address: int) -> str | None:
     return m.name if m else None
 
 
-def memory_table(dump: Dump, limit: int | None = None) -> Table:
+def memory_table(dump: Dump, limit: int | None = None) -> RenderableType:
     """Captured memory ranges for people (at most ``limit`` rows)."""
-    rows = memory_json(dump)
-    title = f"{len(rows)} memory ranges, {dump.memory.total_size:,} bytes"
-    t = Table(title=title)
-    for col in ("address", "end", "size", "protect", "state", "type", "module"):
-        t.add_column(col, no_wrap=True)
-    shown: Sequence[JSON] = rows if limit is None else rows[:limit]
-    for r in shown:
-        t.add_row(
-            hx(r["address"]), hx(r["address"] + r["size"]), f"{r['size']:#x}",
-            flag_names(r["protect"] or 0, MemoryProtect),
-            flag_names(r["state"] or 0, MemoryState),
-            flag_names(r["type"] or 0, MemoryType),
-            r["module"] or "",
-        )
-    if limit is not None and len(rows) > limit:
-        t.caption = f"{len(rows) - limit} more; use --all or --json"
-    return t
+    from dumplib.views.tables import memory_table as table
+
+    return table(list(dump.memory.regions()), modules=dump.modules, limit=limit)
 
 
 def streams_json(dump: Dump) -> list[JSON]:
@@ -288,11 +294,12 @@ def streams_json(dump: Dump) -> list[JSON]:
     ]
 
 
-def streams_table(dump: Dump) -> Table:
+def streams_table(dump: Dump) -> RenderableType:
     """The stream directory for people."""
-    t = Table(title=f"{len(dump.streams)} streams")
-    for col in ("#", "type", "name", "offset", "size"):
-        t.add_column(col, no_wrap=True)
-    for e in dump.streams:
-        t.add_row(str(e.index), f"0x{e.stream_type:x}", e.name, hx(e.rva), f"{e.data_size:,}")
-    return t
+    from dumplib.views.fit import Col, FittedTable
+
+    rows = [[str(e.index), f"0x{e.stream_type:x}", e.name, hx(e.rva), f"{e.data_size:,}"]
+            for e in dump.streams]
+    return FittedTable([Col("#", justify="right"), Col("type"), Col("name", keep=False),
+                        Col("offset"), Col("size", justify="right")], rows,
+                       title=f"{len(dump.streams)} streams")

@@ -12,29 +12,38 @@ sentence saying what it did ("write to [rdx] with rdx = 0x0 -> address 0x0").
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from dumplib.cli.common import UsageError, add_dump_args, run_on_dump
 from dumplib.dump import Dump
 from dumplib.unwind.disasm import FaultExplanation, Instruction, disassemble_around
 from dumplib.unwind.frames import Frame, Stack
+from dumplib.views.textsafe import data, shown
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
 
 __all__ = ["frame_json", "register", "stack_json", "stack_table"]
 
 
 def frame_json(frame: Frame) -> dict[str, Any]:
-    """One frame as JSON (the fields of API.md plus index, source and status fields)."""
+    """One frame as JSON (the fields of API.md plus index, source and status fields).
+
+    ``offset`` is API.md's (from the function start, or from the module base when
+    no function is known); ``module_offset`` is always ``ip`` minus the module
+    base (None without a module), ``function_offset`` the offset from the function
+    start (None without a function).
+    """
+    mod = frame.module
     return {
         "index": frame.index,
         "ip": frame.ip,
         "sp": frame.sp,
-        "module": frame.module.name if frame.module else None,
+        "module": mod.name if mod else None,
         "function": frame.function,
         "offset": frame.offset,
+        "function_offset": frame.offset if frame.function else None,
+        "module_offset": frame.ip - mod.base if mod else None,
         "trust": frame.trust.value,
         "source_file": frame.source_file,
         "source_line": frame.source_line,
@@ -42,26 +51,22 @@ def frame_json(frame: Frame) -> dict[str, Any]:
 
 
 def stack_json(stack: Stack) -> dict[str, Any]:
-    """One thread's stack as JSON: id, status, notes and frames."""
+    """One thread's stack as JSON: id, status (and what it means), notes and frames."""
     return {
         "id": stack.thread_id,
         "status": stack.status.value,
+        "status_meaning": stack.status.meaning,
         "notes": list(stack.notes),
         "frames": [frame_json(f) for f in stack.frames],
     }
 
 
-def stack_table(stack: Stack, title: str) -> Table:
-    """A table of one stack for people."""
-    table = Table(title=Text(title), title_justify="left")
-    for col in ("#", "ip", "sp", "location", "trust"):
-        table.add_column(col, justify="right" if col == "#" else "left",
-                         no_wrap=col != "location")
-    for f in stack.frames:
-        src = f" [{f.source_file}:{f.source_line}]" if f.source_file else ""
-        table.add_row(f"{f.index:02d}", f"0x{f.ip:x}", f"0x{f.sp:x}", Text(f.location + src),
-                      f.trust.value)
-    return table
+def stack_table(stack: Stack, title: str) -> RenderableType:
+    """A table of one stack for people (:func:`dumplib.views.tables.stack_table`):
+    direct recursion folded into one ``xN`` row."""
+    from dumplib.views.tables import stack_table as table
+
+    return table(stack, title=title)
 
 
 def _select(dump: Dump, args: argparse.Namespace) -> list[int]:
@@ -81,18 +86,25 @@ def _stack(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
         raise UsageError("--max-frames must be at least 1")
     ids = _select(dump, args)
     stacks = [dump.stack(tid, args.symbols, max_frames=args.max_frames) for tid in ids]
+    from dumplib.unwind.coverage import symbol_coverage
+
+    coverage = symbol_coverage(stacks, dump.stack_walker(args.symbols).resolver, args.symbols)
     if args.json:
-        return {"threads": [stack_json(s) for s in stacks]}
+        return {"threads": [stack_json(s) for s in stacks], "symbols": coverage.to_json()}
     exc = dump.exception
     for s in stacks:
         thread = dump.threads.get(s.thread_id)
-        name = f" {thread.name!r}" if thread is not None and thread.name else ""
+        name = f" {shown(repr(thread.name))}" if thread is not None and thread.name else ""
         faulting = " (faulting, from the exception context)" if (
             exc is not None and exc.thread_id == s.thread_id) else ""
         console.print(stack_table(s, f"thread {s.thread_id} (0x{s.thread_id:x}){name}{faulting}"
                                      f" -- {s.status.value}, {len(s.frames)} frames"))
+        if s.status.value != "complete":
+            console.print(data(f"  walk {s.status.meaning}"))
         for note in s.notes:
-            console.print(f"  note: {note}", markup=False)
+            console.print(data(f"  note: {note}"))
+    for note in coverage.notes():
+        console.print(data(f"note: {note}"))
     return None
 
 
@@ -152,10 +164,10 @@ def _disasm(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
         frame = walker.symbolize(i.address)
         where = f"{frame.module.name}+0x{i.address - frame.module.base:x}" if frame.module else ""
         mark = "=>" if i.address == fault_ip else "  "
-        console.print(f"{mark} 0x{i.address:x} {where:<24} {i.raw.hex():<20} {i.text}",
-                      markup=False)
+        console.print(data(f"{mark} 0x{i.address:x} {where:<24} {i.raw.hex():<20} {i.text}"))
     if why is not None:
-        console.print(f"\n{why.text}", markup=False)
+        console.print()
+        console.print(data(why.text))
     return None
 
 

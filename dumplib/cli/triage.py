@@ -15,13 +15,14 @@ import importlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from dumplib._exc import DumpError
 from dumplib.cli.common import EXIT_OK, EXIT_USAGE, console, emit_json, fail
 from dumplib.triage import DEFAULT_TIMEOUT, BucketSummary, TriageResult, WorkerStartError, triage
+
+if TYPE_CHECKING:
+    from dumplib.views.fit import FittedTable
 
 __all__ = ["EXIT_INTERRUPTED", "register", "summary_json", "summary_table"]
 
@@ -40,24 +41,24 @@ def _few(items: tuple[str, ...], n: int = 3) -> str:
     return shown + (f" (+{len(items) - n})" if len(items) > n else "")
 
 
-def summary_table(result: TriageResult, buckets: list[BucketSummary]) -> Table:
-    """The bucket summary as a rich table."""
+def summary_table(result: TriageResult, buckets: list[BucketSummary]) -> FittedTable:
+    """The bucket summary as a fitted table: bucket ids whole on one line (never wrapped,
+    so they can be copied); when narrow, dropped in this order: versions, first, processes,
+    last, example."""
+    from dumplib.views.fit import Col, FittedTable
+
     title = (f"{len(result)} dumps, {len(buckets)} buckets "
              f"({result.analysed} analysed, {result.skipped} already known, "
              f"{result.errors} unreadable)")
-    table = Table(title=title, title_justify="left")
-    table.add_column("Count", justify="right")
-    table.add_column("Bucket", overflow="fold")
-    table.add_column("First")
-    table.add_column("Last")
-    table.add_column("Processes", overflow="fold")
-    table.add_column("Versions", overflow="fold")
-    table.add_column("Example", overflow="fold")
+    cols = [Col("Count", justify="right"), Col("Bucket"), Col("First", drop=2),
+            Col("Last", drop=4), Col("Processes", keep=False, drop=3),
+            Col("Versions", keep=False, drop=1), Col("Example", keep=False, drop=5)]
+    rows = []
     for b in buckets:
-        example = b.example if b.error is None else f"{b.example}\n{b.error}"
-        table.add_row(str(b.count), b.bucket, _when(b.first_time), _when(b.last_time),
-                      _few(b.processes), _few(b.versions), example)
-    return table
+        example = b.example if b.error is None else f"{b.example} ({b.error})"
+        rows.append([str(b.count), b.bucket, _when(b.first_time), _when(b.last_time),
+                     _few(b.processes), _few(b.versions), example])
+    return FittedTable(cols, rows, title=title)
 
 
 def summary_json(result: TriageResult, buckets: list[BucketSummary],
@@ -106,6 +107,9 @@ def _client(address: str) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.rows and not args.json:
+        sys.stderr.write("dumplib triage: error: --rows needs --json\n")
+        return EXIT_USAGE
     client = None
     if args.dask:
         try:

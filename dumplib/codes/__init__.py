@@ -223,13 +223,28 @@ def decode_ntstatus(code: int) -> NtStatusParts:
 
 _ORDER = (CodeTable.NTSTATUS, CodeTable.HRESULT, CodeTable.WIN32, CodeTable.EXCEPTION)
 
+#: Per table, the prefixes of its generic (best-known) names; others are a subsystem's
+#: (``COR_E_``, ``DNS_ERROR_``, ``SEC_E_`` ...).
+GENERIC_PREFIXES: dict[CodeTable, tuple[str, ...]] = {
+    CodeTable.NTSTATUS: ("STATUS_",),
+    CodeTable.HRESULT: ("S_", "E_"),
+    CodeTable.WIN32: ("ERROR_", "NO_ERROR"),
+    CodeTable.EXCEPTION: ("EXCEPTION_",),
+}
+
+
+def _subsystem_name(m: CodeMatch) -> bool:
+    return not m.name.startswith(GENERIC_PREFIXES[m.table])
+
 
 def lookup(code: int) -> list[CodeMatch]:
     """Every meaning of ``code`` across the tables, like ``err.exe``.
 
     Direct matches come first (NTSTATUS, HRESULT, Win32, exception, each in header order),
     then decoded ones: the Win32 error inside a ``0x8007xxxx`` HRESULT or a ``0xC007xxxx``
-    NTSTATUS, and the NTSTATUS inside an ``HRESULT_FROM_NT`` value (N bit set).
+    NTSTATUS, and the NTSTATUS inside an ``HRESULT_FROM_NT`` value (N bit set). Names
+    with a table's generic prefix (:data:`GENERIC_PREFIXES`) come before subsystem
+    aliases (``COR_E_*``, ``DNS_ERROR_*``), so the best-known meaning is first.
 
     Args:
         code: the code; negative values down to -2**31 are read as signed 32-bit.
@@ -256,6 +271,9 @@ def lookup(code: int) -> list[CodeMatch]:
             _match(CodeTable.NTSTATUS, e, nt, "HRESULT_FROM_NT")
             for e in by_code[CodeTable.NTSTATUS].get(nt, ())
         ]
+    # best-known first: generic names (direct, then decoded) before subsystem aliases,
+    # so 0x80070002 reads ERROR_FILE_NOT_FOUND before COR_E_FILENOTFOUND
+    out.sort(key=_subsystem_name)
     return out
 
 

@@ -94,20 +94,21 @@ def read_header(src: Source) -> MinidumpHeader:
     """
     if src.size < L.HEADER.size:
         raise NotADumpError(
-            f"file is {src.size} bytes, too short for a minidump header", stream="header", offset=0
+            f"file is {src.size} bytes, too short for a minidump header",
+            stream="file header", offset=0,
         )
     fields = L.HEADER.unpack_from(src.view(0, L.HEADER.size, what="header"))
     header = MinidumpHeader(*fields)
     if header.signature != MINIDUMP_SIGNATURE:
         raise NotADumpError(
             f"not a minidump: signature 0x{header.signature:08x}, expected 'MDMP'",
-            stream="header",
+            stream="file header",
             offset=0,
         )
     if header.version & 0xFFFF != MINIDUMP_VERSION:
         raise NotADumpError(
             f"unsupported minidump version 0x{header.version & 0xFFFF:04x}",
-            stream="header",
+            stream="file header",
             offset=4,
         )
     return header

@@ -186,7 +186,26 @@ class DumpFile:
         entry = self._first.get(stream_type)
         if entry is None:
             return None
-        return fn(entry)
+        return self._parse_entry(entry, fn)
+
+    def _warn_once(self, note: str) -> None:
+        if note not in self.warnings:
+            self.warnings.append(note)
+
+    def _is_cut(self, rva: int, size: int) -> bool:
+        return size > 0 and rva + size > self._src.size
+
+    def _parse_entry(self, entry: DirectoryEntry, fn: Callable[[DirectoryEntry], T]) -> T | None:
+        """``fn(entry)``; a stream the end of the file cuts, and that cannot be parsed
+        from what is left, is served as absent (None) with one warning, so the whole
+        streams before the cut stay usable. Damage inside the file still raises."""
+        try:
+            return fn(entry)
+        except DumpError:
+            if not self._is_cut(entry.rva, entry.data_size):
+                raise
+            # already reported once, when the directory was read ("... is cut: ...")
+            return None
 
     # -- system -------------------------------------------------------------
 
@@ -275,9 +294,11 @@ class DumpFile:
         ex = self._first.get(StreamType.ThreadExListStream)
         entry = self._first.get(StreamType.ThreadListStream)
         if entry is not None:
-            return P.parse_thread_list(self._src, entry, self.warnings)
+            return self._parse_entry(
+                entry, lambda e: P.parse_thread_list(self._src, e, self.warnings)) or []
         if ex is not None:
-            return P.parse_thread_list(self._src, ex, self.warnings, ex=True)
+            return self._parse_entry(
+                ex, lambda e: P.parse_thread_list(self._src, e, self.warnings, ex=True)) or []
         return []
 
     def _context_at(self, data_size: int, rva: int, what: str) -> Context:
@@ -375,11 +396,26 @@ class DumpFile:
         entry = self._first.get(StreamType.ExceptionStream)
         if entry is None:
             return None
-        rec = P.parse_exception(self._src, entry)
+        rec = self._parse_entry(entry, lambda e: P.parse_exception(self._src, e))
+        if rec is None:
+            return None
         loc = rec.thread_context
 
         def load() -> Context | None:
             if not loc.data_size or not loc.rva:
+                return None
+            if self._is_cut(loc.rva, loc.data_size):
+                self._warn_once(
+                    f"the exception's context record at 0x{loc.rva:x} is cut by the end "
+                    "of the file; the exception is served without it")
+                return None
+            sysinfo = self._first.get(StreamType.SystemInfoStream)
+            if (not self.system.present and sysinfo is not None
+                    and self._is_cut(sysinfo.rva, sysinfo.data_size)
+                    and self.system.arch is Arch.UNKNOWN):
+                self._warn_once(
+                    "the exception's context cannot be decoded: the SystemInfoStream, which "
+                    "gives the CPU architecture, is cut by the end of the file")
                 return None
             return self._context_at(loc.data_size, loc.rva, entry.name)
 
@@ -422,11 +458,14 @@ class DumpFile:
         ranges: list[tuple[int, int, int]] = []
         e32 = self._first.get(StreamType.MemoryListStream)
         if e32 is not None:
-            for d in P.parse_memory_list(self._src, e32, self.warnings):
+            for d in self._parse_entry(
+                    e32, lambda e: P.parse_memory_list(self._src, e, self.warnings)) or []:
                 ranges.append((d.start_of_memory_range, d.data_size, d.rva))
         e64 = self._first.get(StreamType.Memory64ListStream)
-        if e64 is not None:
-            base_rva, descs = P.parse_memory64_list(self._src, e64, self.warnings)
+        parsed64 = None if e64 is None else self._parse_entry(
+            e64, lambda e: P.parse_memory64_list(self._src, e, self.warnings))
+        if parsed64 is not None:
+            base_rva, descs = parsed64
             off = base_rva
             for start, size in descs:
                 ranges.append((start, size, off))

@@ -54,6 +54,22 @@ class StackStatus(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def meaning(self) -> str:
+        """One sentence for people: what this status says about the walk."""
+        return _STATUS_MEANING[self]
+
+
+_STATUS_MEANING = {
+    StackStatus.COMPLETE: "complete: the walk reached the thread's start",
+    StackStatus.TRUNCATED: "truncated: the walk stopped at a frame or scan limit",
+    StackStatus.LOST: ("lost: no caller could be found below the last frame (no unwind "
+                       "data, frame pointer or valid return address on the stack), so the "
+                       "outer frames are missing; images or symbols for the modules "
+                       "involved (--symbols) usually help"),
+    StackStatus.NO_CONTEXT: "no_context: the thread has no usable register context",
+}
+
 
 def lookup_address(ip: int, trust: Trust) -> int:
     """The address to use for symbol and unwind lookups of a frame.

@@ -16,13 +16,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dumplib._exc import DumpError
-from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.model.dump import DumpFile
 from dumplib.model.hexdump import HexDump
 from dumplib.model.memory import Memory, MemoryRegion
 from dumplib.model.objects import ExceptionInfo, Module, ModuleList, Thread, ThreadList
-from dumplib.views.html import flag_names, summary_items
+from dumplib.views import tables
+from dumplib.views.fit import Col, FittedTable
+from dumplib.views.html import summary_items
+from dumplib.views.textsafe import data, shown
 
 if TYPE_CHECKING:
     from dumplib.analysis.model import Report
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "dump_renderable",
+    "evidence_text",
     "hexdump_renderable",
     "memory_renderable",
     "modules_renderable",
@@ -42,70 +44,31 @@ __all__ = [
     "triage_renderable",
 ]
 
-_TRUST_STYLE = {"context": "green", "cfi": "blue", "frame_pointer": "yellow", "scan": "magenta"}
-
-
-def _hx(v: int | None) -> str:
-    return "-" if v is None else f"0x{v:x}"
-
-
 def dump_renderable(dump: DumpFile) -> RenderableType:
     """The summary card of a dump as a rich panel."""
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold cyan")
     t.add_column()
     for k, v in summary_items(dump):
-        t.add_row(k, Text(v, style="bold red" if k == "exception" and v != "none" else ""))
-    return Panel(t, title=f"minidump {dump.name}", expand=False)
+        t.add_row(k, data(v, style="bold red" if k == "exception" and v != "none" else ""))
+    return Panel(t, title=data(f"minidump {dump.name}"), expand=False)
 
 
 def threads_renderable(
     threads: Sequence[Thread], *, modules: ModuleList | None = None, faulting: int | None = None
 ) -> RenderableType:
-    """Threads: id, name, ip and its module, sp, stack range."""
-    t = Table(title=f"{len(threads)} threads")
-    for col in ("", "id", "name", "ip", "where", "sp", "stack"):
-        t.add_column(col, no_wrap=True)
-    for th in threads:
-        try:
-            ctx = th.context
-            ip: int | None = ctx.ip
-            sp: int | None = ctx.sp
-        except DumpError:
-            ip = sp = None
-        mod = modules.find(ip) if modules is not None and ip is not None else None
-        where = f"{mod.name}+0x{ip - mod.base:x}" if mod and ip is not None else "-"
-        st = th.stack_range
-        hot = faulting is not None and th.id == faulting
-        t.add_row("*" if hot else "", f"{th.id} (0x{th.id:x})", th.name or "", _hx(ip), where,
-                  _hx(sp), f"{_hx(st[0])} +0x{st[1]:x}" if st else "-",
-                  style="bold red" if hot else None)
-    return t
+    """Threads: id, name, ip and its module, sp, stack range (see
+    :func:`dumplib.views.tables.threads_table` for what is dropped when narrow)."""
+    return tables.threads_table(threads, modules=modules, faulting=faulting)
 
 
 def modules_renderable(
     modules: Sequence[Module], details: Mapping[int, Mapping[str, Any]] | None = None
 ) -> RenderableType:
-    """Modules: base, end, name, version, vendor, timestamp, PDB, symbols (when known)."""
-    details = details or {}
-    with_symbols = any("symbols" in d for d in details.values())
-    t = Table(title=f"{len(modules)} modules")
-    cols = ["base", "end", "name", "version", "vendor", "timestamp", "pdb"]
-    if with_symbols:
-        cols.append("symbols")
-    for col in cols:
-        t.add_column(col, no_wrap=col not in ("pdb", "vendor"))
-    for m in modules:
-        extra = details.get(m.base, {})
-        ident = m.pdb or extra.get("pdb_identity")
-        row = [_hx(m.base), _hx(m.end), m.name,
-               ".".join(map(str, m.version)) if m.version else "-",
-               extra.get("vendor") or "-", f"{m.timestamp:08x}",
-               f"{ident[0]} {ident[1]}{ident[2]:X}" if ident else "-"]
-        if with_symbols:
-            row.append(", ".join(extra.get("symbols") or []) or "none")
-        t.add_row(*row)
-    return t
+    """Modules by base: base, end, name, version, build date, vendor, PDB, symbols (when
+    known); see :func:`dumplib.views.tables.modules_table`."""
+    main = modules.main if isinstance(modules, ModuleList) else None
+    return tables.modules_table(modules, details, main=main)
 
 
 def memory_renderable(
@@ -113,21 +76,7 @@ def memory_renderable(
     limit: int | None = 200,
 ) -> RenderableType:
     """Captured memory ranges with protection, state, type and module."""
-    shown = regions if limit is None else regions[:limit]
-    t = Table(title=f"{len(regions)} captured ranges, {sum(r.size for r in regions):,} bytes")
-    for col in ("start", "end", "size", "protect", "state", "type", "module"):
-        t.add_column(col, no_wrap=True)
-    for r in shown:
-        info = r.info
-        mod = modules.find(r.start) if modules is not None else None
-        t.add_row(_hx(r.start), _hx(r.end), f"0x{r.size:x}",
-                  flag_names(info.protect if info else None, MemoryProtect),
-                  flag_names(info.state if info else None, MemoryState),
-                  flag_names(info.type if info else None, MemoryType),
-                  mod.name if mod else "")
-    if len(shown) < len(regions):
-        t.caption = f"first {len(shown)} shown"
-    return t
+    return tables.memory_table(regions, modules=modules, limit=limit)
 
 
 def hexdump_renderable(view: HexDump) -> RenderableType:
@@ -145,64 +94,97 @@ def hexdump_renderable(view: HexDump) -> RenderableType:
 
 
 def stack_renderable(stack: Stack, *, limit: int | None = 200) -> RenderableType:
-    """A walked stack with each frame's trust."""
-    frames = stack.frames if limit is None else stack.frames[:limit]
-    t = Table(title=f"thread {stack.thread_id}: {len(stack.frames)} frames, "
-                    f"walk {stack.status.value}")
-    t.add_column("#", no_wrap=True, min_width=2)
-    t.add_column("trust", no_wrap=True, min_width=13)
-    t.add_column("ip", no_wrap=True, min_width=10)
-    t.add_column("sp", no_wrap=True, min_width=10)
-    t.add_column("location", overflow="fold", ratio=3)
-    t.add_column("source", overflow="fold", ratio=1)
-    for f in frames:
-        src = f"{f.source_file}:{f.source_line}" if f.source_file else ""
-        t.add_row(f"{f.index:02d}", Text(f.trust.value, style=_TRUST_STYLE.get(f.trust.value, "")),
-                  _hx(f.ip), _hx(f.sp), f.location, src)
-    if len(frames) < len(stack.frames):
-        t.caption = f"first {len(frames)} shown"
-    if not stack.notes:
-        return t
-    return Group(t, *(Text(n, style="dim") for n in stack.notes))
+    """A walked stack with each frame's trust; direct recursion folded (``x4062``)."""
+    t = tables.stack_table(stack, limit=limit)
+    parts: list[RenderableType] = [t]
+    if stack.status.value != "complete":
+        parts.append(Text(f"walk {stack.status.meaning}", style="dim"))
+    parts += [data(n, style="dim") for n in stack.notes]
+    return Group(*parts) if len(parts) > 1 else t
+
+
+def evidence_text(evidence: Mapping[str, Any], indent: str = "  ") -> Text:
+    """A finding's evidence as readable lines: ``key: value``, nested lists and mappings
+    indented one per line; integers in hex for codes and addresses (keys such as
+    ``*_code``, ``*_address``, ``ip``), decimal for counts and ids."""
+    out = Text()
+
+    def scalar(key: str, value: Any) -> str:
+        if isinstance(value, bool) or value is None:
+            return "yes" if value is True else "no" if value is False else "-"
+        if isinstance(value, int):
+            return f"0x{value:x}" if _is_hex(key) and value > 9 else str(value)
+        if isinstance(value, float):
+            return f"{value:g}"
+        return shown(value)
+
+    def walk(key: str, value: Any, pad: str) -> None:
+        if isinstance(value, Mapping):
+            out.append(f"{pad}{shown(key)}:\n", style="cyan")
+            for k, v in value.items():
+                walk(str(k), v, pad + "  ")
+        elif isinstance(value, (list, tuple)):
+            if all(not isinstance(v, (Mapping, list, tuple)) for v in value):
+                items = ", ".join(scalar(key, v) for v in value) or "-"
+                out.append(f"{pad}{shown(key)}: ", style="cyan")
+                out.append(f"{items}\n")
+            else:
+                out.append(f"{pad}{shown(key)}:\n", style="cyan")
+                for i, v in enumerate(value):
+                    walk(f"[{i}]", v, pad + "  ")
+        else:
+            out.append(f"{pad}{shown(key)}: ", style="cyan")
+            out.append(f"{scalar(key, value)}\n")
+
+    for k, v in evidence.items():
+        walk(str(k), v, indent)
+    out.rstrip()
+    return out
+
+
+#: Evidence keys whose integers are codes or addresses (shown in hex); every other
+#: integer is a count or an id (decimal). A key matches when one of its ``_``-parts is here.
+_HEX_WORDS = frozenset({
+    "address", "addr", "code", "ip", "rip", "eip", "sp", "rsp", "esp", "base", "rva",
+    "offset", "flags", "status", "pointer", "handle", "value", "parameter", "parameters",
+    "teb", "start", "end", "hresult", "ntstatus", "checksum", "target", "return", "fault",
+})
+
+
+def _is_hex(key: str) -> bool:
+    return any(part in _HEX_WORDS for part in key.lower().split("_"))
 
 
 def report_renderable(report: Report) -> RenderableType:
     """An analysis report: summary, bucket, findings with evidence and advice."""
-    parts: list[RenderableType] = [Text(report.summary or "analysis", style="bold")]
-    parts.append(Text(f"bucket: {report.bucket}", style="cyan"))
+    parts: list[RenderableType] = [data(report.summary or "analysis", style="bold")]
+    parts.append(Text("bucket: ", style="cyan") + data(report.bucket))
     if report.faulting_instruction is not None:
         fi = report.faulting_instruction
-        parts.append(Text(f"faulting instruction: {fi.location}: {fi.text}"))
+        parts.append(data(f"faulting instruction: {fi.location}: {fi.text}"))
     for f in report.findings:
-        ev = Table(show_header=False, box=None, pad_edge=False)
-        ev.add_column(style="cyan")
-        ev.add_column()
-        for k, v in f.evidence.items():
-            ev.add_row(k, str(v))
-        body: list[RenderableType] = [ev]
+        body: list[RenderableType] = [data(f"{f.title} ({f.confidence:.2f})", style="bold"),
+                                      evidence_text(f.evidence)]
         if f.advice:
-            body.append(Text(f.advice, style="green"))
-        parts.append(Panel(Group(*body), title=f"{f.title} ({f.confidence:.2f})",
-                           subtitle=f.id, expand=False))
+            body.append(data(f.advice, style="green"))
+        parts.append(Panel(Group(*body), title=data(f.id), expand=False))
     if not report.findings:
         parts.append(Text("no finding", style="dim"))
     if report.crash_stack is not None:
         parts.append(stack_renderable(report.crash_stack, limit=40))
-    parts += [Text(n, style="dim") for n in report.notes]
+    parts += [data(n, style="dim") for n in report.notes]
     return Group(*parts)
 
 
 def triage_renderable(rows: Sequence[TriageRow]) -> RenderableType:
-    """Triage rows as a count per bucket."""
+    """Triage rows as a count per bucket (bucket ids on one line, never cut)."""
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.bucket] = counts.get(r.bucket, 0) + 1
-    t = Table(title=f"{len(rows)} dumps in {len(counts)} buckets")
-    t.add_column("dumps", justify="right")
-    t.add_column("bucket")
-    for b, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        t.add_row(str(n), b)
-    return t
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return FittedTable([Col("dumps", justify="right"), Col("bucket")],
+                       [[str(n), b] for b, n in ordered],
+                       title=f"{len(rows)} dumps in {len(counts)} buckets")
 
 
 def renderable(obj: object) -> RenderableType:
@@ -226,7 +208,7 @@ def renderable(obj: object) -> RenderableType:
     if isinstance(obj, HexDump):
         return hexdump_renderable(obj)
     if isinstance(obj, ExceptionInfo):
-        return Text(repr(obj))
+        return data(repr(obj))
     from dumplib.unwind.frames import Stack
 
     if isinstance(obj, Stack):

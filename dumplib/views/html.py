@@ -299,6 +299,8 @@ def _stack_body(stack: Stack, limit: int | None) -> str:
         caption += f" (first {len(frames)} shown)"
     body = table(["#", "trust", "ip", "sp", "module", "function", "offset", "source"], rows,
                  caption=caption, raw_columns=frozenset({1}))
+    if stack.status.value != "complete":
+        body += f'<p class="dim">walk {esc(stack.status.meaning)}</p>'
     if stack.notes:
         body += "<ul>" + "".join(f'<li class="dim">{esc(n)}</li>' for n in stack.notes) + "</ul>"
     return body
