@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "dumplib.cli.err",
     "dumplib.cli.triage",
     "dumplib.cli.map",
+    "dumplib.cli.shell",
 ]
 
 
