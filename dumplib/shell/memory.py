@@ -123,7 +123,9 @@ def _strings(session: Session, address: int, limit: int, wide: bool) -> tuple[li
         code = int.from_bytes(raw[i: i + unit], "little")
         if code == 0:
             break
-        chars.append(chr(code) if (0x20 <= code < 0x7F or (wide and code >= 0xA0)) else ".")
+        ok = 0x20 <= code < 0x7F or (wide and code >= 0xA0 and not 0xD800 <= code < 0xE000
+                                      and chr(code).isprintable())
+        chars.append(chr(code) if ok else ".")
     text = "".join(chars)
     lines = []
     for n in range(0, max(len(text), 1), 48):
