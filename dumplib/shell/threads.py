@@ -235,12 +235,14 @@ def frame(session: Session, args: str) -> Output:
 
 
 def _duration(hundred_ns: int) -> str:
-    ms_total = hundred_ns // 10_000
-    days, rest = divmod(ms_total, 86_400_000)
-    h, rest = divmod(rest, 3_600_000)
-    m, rest = divmod(rest, 60_000)
-    s, ms = divmod(rest, 1000)
-    return f"{days} days {h}:{m:02d}:{s:02d}.{ms:03d}"
+    """``H:MM:SS.ffff`` as in the ``!runaway`` documentation (days first when there are any)."""
+    ticks = hundred_ns // 1000  # units of 0.1 ms
+    days, rest = divmod(ticks, 864_000_000)
+    h, rest = divmod(rest, 36_000_000)
+    m, rest = divmod(rest, 600_000)
+    s, frac = divmod(rest, 10_000)
+    text = f"{h}:{m:02d}:{s:02d}.{frac:04d}"
+    return f"{days} days {text}" if days else text
 
 
 def runaway(session: Session, args: str) -> Output:
@@ -267,15 +269,15 @@ def runaway(session: Session, args: str) -> Output:
     lines: list[str] = []
     doc: dict[str, Any] = {}
     for key, title, times in sections:
-        lines += [f" {title}", "  Thread       Time"]
+        lines += ["", f" {title}", " Thread       Time"]
         rows = sorted(times.items(), key=lambda kv: (-kv[1], kv[0]))
         for tid, value in rows:
             idx = index.get(tid)
-            label = f"{idx if idx is not None else '?':>3}:{tid:x}"
-            lines.append(f"  {label:<12}{_duration(value)}")
+            label = f"{idx if idx is not None else '?'}:{tid:x}"
+            lines.append(f" {label:<13}{_duration(value)}")
         doc[key] = [{"thread_id": tid, "index": index.get(tid), "time_100ns": v}
                     for tid, v in rows]
-    return Output("\n".join(lines), doc)
+    return Output("\n".join(lines[1:]), doc)
 
 
 def _filetime(session: Session) -> int | None:
