@@ -71,7 +71,7 @@ class RawDump:
         (n,) = struct.unpack_from("<I", self.data, at)
         out = []
         for i in range(n):
-            tid, _s, _pc, _p, teb, start, size, rva, csize, crva = struct.unpack_from(
+            tid, _s, _pc, _p, teb, start, size, rva, _csize, crva = struct.unpack_from(
                 "<IIIIQQIIII", self.data, at + 4 + 48 * i)
             out.append({"id": tid, "teb": teb, "stack": (start, size, rva),
                         "context": self.context(crva)})
@@ -85,7 +85,7 @@ class RawDump:
     def exception(self) -> dict[str, Any]:
         at, _ = self.streams[6]
         tid, = struct.unpack_from("<I", self.data, at)
-        code, flags, _rec, address, n = struct.unpack_from("<IIQQI", self.data, at + 8)
+        code, _flags, _rec, address, n = struct.unpack_from("<IIQQI", self.data, at + 8)
         params = struct.unpack_from(f"<{n}Q", self.data, at + 8 + 32)
         _csize, crva = struct.unpack_from("<II", self.data, at + 8 + 152)
         return {"thread": tid, "code": code, "address": address, "parameters": params,
@@ -150,7 +150,7 @@ def _program(truth: dict[str, Any], sites: list[tuple[str, str | None]]) -> list
 
 @pytest.mark.parametrize("scenario", [s for s in SCENARIOS if _load(s)[0]["crash_stack"]])
 def test_k_gives_the_programs_call_chain(scenario: str) -> None:
-    truth, runtime = _load(scenario)
+    truth, _runtime = _load(scenario)
     text = _run(scenario, ".ecxr; kn")
     functions = _program(truth, _sites(_outputs(text)["kn"]))
     runtime_frames = set(truth.get("runtime_frames", []))
@@ -288,7 +288,7 @@ def test_lm_bases_and_ends(scenario: str) -> None:
 def test_lmv_shows_the_images_header_fields() -> None:
     pe = pefile.PE(str(WINE / "caseb" / "clr.dll"), fast_load=True)
     out = _outputs(_run("caseb", "lmv m clr"))["lmv m clr"]
-    assert f"    Timestamp:        " in out and f"({pe.FILE_HEADER.TimeDateStamp:08X})" in out
+    assert "    Timestamp:        " in out and f"({pe.FILE_HEADER.TimeDateStamp:08X})" in out
     assert f"    CheckSum:         {pe.OPTIONAL_HEADER.CheckSum:08X}" in out
     assert f"    ImageSize:        {pe.OPTIONAL_HEADER.SizeOfImage:08X}" in out
     truth, _ = _load("caseb")
@@ -320,7 +320,7 @@ def test_sympath_plus_adds_symbols() -> None:
                                  + "; .sympath; .reload")
     out = _outputs(text)
     assert "Symbol search path is: <empty>" in text
-    after = [v for k, v in out.items() if k.startswith(".sympath+")][0]
+    after = next(v for k, v in out.items() if k.startswith(".sympath+"))
     assert str(WINE / "nullwrite") in after
     assert "Symbol search path is: " + str(WINE / "nullwrite") in out[".sympath"]
 

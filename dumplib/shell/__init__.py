@@ -58,7 +58,7 @@ def run(
     """
     from dumplib.shell.commands import run_script
 
-    s = session if session is not None else Session(dump, list(symbols or ()))
+    s = session if session is not None else Session(dump, [os.fspath(x) for x in symbols or ()])
     return "\n".join(r.text() for r in run_script(s, commands))
 
 
@@ -73,5 +73,5 @@ def run_json(
     ``{"command", "prompt", "output", "text"}`` or ``{"command", "prompt", "error"}``."""
     from dumplib.shell.commands import run_script
 
-    s = session if session is not None else Session(dump, list(symbols or ()))
+    s = session if session is not None else Session(dump, [os.fspath(x) for x in symbols or ()])
     return [r.to_json() for r in run_script(s, commands)]

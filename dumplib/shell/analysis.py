@@ -28,7 +28,7 @@ def report(session: Session) -> Report:
 
         found = run_analysis(session.dump, session.symbols)
         session.cache["report"] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _stack_text(session: Session, rep: Report) -> list[str]:

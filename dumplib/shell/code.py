@@ -83,7 +83,8 @@ def instruction_lines(session: Session, address: int, count: int) -> list[str]:
     return [_line(session, i) for i in found]
 
 
-def _listing(session: Session, instructions: list[Any], *, labels: bool) -> tuple[list[str], list[Any]]:
+def _listing(session: Session, instructions: list[Any], *,
+             labels: bool) -> tuple[list[str], list[Any]]:
     lines: list[str] = []
     last_fn: str | None = None
     docs: list[Any] = []

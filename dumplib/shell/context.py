@@ -42,7 +42,8 @@ _FRIENDLY = {
 
 
 def exception_code_text(code: int) -> str:
-    """WinDbg's short name for an exception code (``Access violation``), or ``Unknown exception``."""
+    """WinDbg's short name for an exception code (``Access violation``), else
+    ``Unknown exception``."""
     return _FRIENDLY.get(code, "Unknown exception")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
-import re
 from typing import Any
 
 from dumplib.model.objects import Module
@@ -17,7 +16,7 @@ from dumplib.shell.expr import evaluate
 from dumplib.shell.session import Output, Session, ShellError, module_stem
 from dumplib.shell.symbols import find_symbols, nearest
 
-__all__ = ["ln", "lm", "reload", "sympath", "sympath_add", "x"]
+__all__ = ["lm", "ln", "reload", "sympath", "sympath_add", "x"]
 
 
 def _status(session: Session, m: Module) -> tuple[str, str]:
@@ -67,20 +66,6 @@ def _verbose(session: Session, m: Module) -> list[str]:
                 shown = "".join(c if c.isprintable() else "?" for c in value)
                 lines.append(f"        {key + ':':<18}{shown}")
     return lines
-
-
-def _parse_lm(opts: str, args: str) -> tuple[set[str], str | None]:
-    """lm options (``v``, ``f``, ``o``, ...) and the ``m PATTERN`` module pattern."""
-    flags = set(opts)
-    pattern: str | None = None
-    text = (opts + " " + args).strip()
-    m = re.search(r"(?:^|\s|[a-z])m\s*(\S+)\s*$", text)
-    if m is not None and "m" in text:
-        pattern = m.group(1)
-        flags.discard("m")
-    if pattern is None and "m" in flags:
-        raise ShellError("Syntax error: lm m needs a module pattern")
-    return flags, pattern
 
 
 def lm(session: Session, args: str, opts: str = "") -> Output:

@@ -195,7 +195,7 @@ def _object_info(type_name: str | None, info_type: int, data: bytes,
             return [f"    Event Type {'Auto Reset' if kind == 1 else 'Manual Reset'}",
                     f"    Event is {'Set' if state else 'Waiting'}"]
         if info_type == 2 and len(data) >= 6:  # MiniMutantInformation1: MUTANT_BASIC_INFORMATION
-            count, owned, abandoned = struct.unpack_from("<iBB", data)
+            count, _owned, abandoned = struct.unpack_from("<iBB", data)
             lines = [f"    Mutex is {'Free' if count > 0 else 'Owned'}"]
             if abandoned:
                 lines.append("    Mutex is Abandoned")
