@@ -501,7 +501,8 @@ def test_dash_c_works_without_prompt_toolkit() -> None:
 
 
 def test_shell_modules_import_nothing_heavy() -> None:
-    code = ("import sys, dumplib.cli.shell, dumplib.shell, dumplib.shell.commands\n"
+    code = ("import sys, dumplib, dumplib.cli.shell, dumplib.shell.commands\n"
+            "assert dumplib.shell.run\n"
             "heavy = [m for m in ('rich', 'capstone', 'dumplib.analysis', 'prompt_toolkit',"
             " 'pandas', 'IPython') if m in sys.modules]\n"
             "print(heavy)")

@@ -10,14 +10,11 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
-pexpect = pytest.importorskip("pexpect")
+import pexpect
 
 ROOT = Path(__file__).resolve().parent.parent
 WINE = ROOT / "fixtures" / "wine"
 def test_interactive_prompt_in_a_pty(tmp_path: Path) -> None:
-    pytest.importorskip("prompt_toolkit")
     env = dict(os.environ, HOME=str(tmp_path), TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1",
                PYTHONPATH=str(ROOT))
     dump = WINE / "nullwrite" / "nullwrite.dmp"
