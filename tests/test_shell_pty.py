@@ -48,3 +48,31 @@ def test_interactive_prompt_in_a_pty(tmp_path: Path) -> None:
     assert child.exitstatus == 0
     history = (tmp_path / ".dumplib_shell_history").read_text()
     assert "? 0n40 + 2" in history and "lm m nullwrite" in history
+
+
+def test_ctrl_c_stops_long_output_and_the_shell_goes_on(tmp_path: Path) -> None:
+    """~*k on the stack overflow prints thousands of frames; Ctrl-C stops it (the pty's
+    buffer fills, so the shell is still writing when the interrupt arrives)."""
+    env = dict(os.environ, HOME=str(tmp_path), TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1",
+               PYTHONPATH=str(ROOT))
+    dump = WINE / "stackoverflow" / "stackoverflow.dmp"
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "dumplib", "shell", str(dump), "--symbols", str(WINE / "stackoverflow")],
+        cwd=str(ROOT), env=env, encoding="utf-8", timeout=120, dimensions=(40, 200))
+    try:
+        child.expect_exact(">")
+        child.send("~*k\r")
+        child.expect_exact("stackoverflow!Recurse+0x")  # output has started
+        child.sendintr()
+        child.expect_exact("^C")
+        seen = child.before  # what was printed between the first frame and the interrupt
+        child.send("? 0n7\r")
+        child.expect_exact("Evaluate expression: 7 = 00000000`00000007")
+        child.send("q\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    # the walk printed far fewer than all of its 4000+ Recurse frames per thread
+    assert seen.count("stackoverflow!Recurse") < 4000

@@ -9,6 +9,7 @@ the way ``cdb -c`` does, echoing each after the prompt.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -197,6 +198,10 @@ def run_script(session: Session, text: str) -> Iterator[Result]:
             result = Result(command, shown, None, str(exc))
         except DumpError as exc:
             result = Result(command, shown, None, f"dump error: {exc}")
+        except (ArithmeticError, LookupError, ValueError, TypeError, struct.error) as exc:
+            # a bug in one command must not end an interactive session: say so and go on
+            result = Result(command, shown, None,
+                            f"internal error in '{command}': {type(exc).__name__}: {exc}")
         yield result
         if result.quit:
             return

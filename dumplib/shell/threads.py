@@ -76,6 +76,8 @@ def tilde(session: Session, text: str) -> Output:
         indexes = [evaluate(session, which[1:-1])]
     else:
         indexes = [int(which, 10)]
+    if not indexes:
+        raise ShellError("the dump holds no threads")
     for i in indexes:
         session.thread_at(i)
     if rest == "s":
