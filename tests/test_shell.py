@@ -188,9 +188,9 @@ def test_tilde_star_k_names_every_threads_function(scenario: str) -> None:
 
 def test_thread_switch_and_prompt() -> None:
     _, runtime = _load("waits")
-    text = _run("waits", "~1s; ~; r rip; ~6s")
+    text = _run("waits", f"~~[{runtime['thread.event_waiter']:x}]s; ~; r rip; ~6s")
     out = _outputs(text)
-    assert "0:006> ~1s" in text and "0:001> ~" in text and "0:001> ~6s" in text
+    assert "0:001> ~\n" in text and "0:001> ~6s" in text
     current = [ln for ln in out["~"].splitlines() if ln.startswith(".")]
     assert len(current) == 1 and f"Id: 20.{runtime['thread.event_waiter']:x} " in current[0]
     raw = RawDump(_dmp("waits"))
@@ -549,3 +549,12 @@ def test_ipython_magic_runs_on_the_notebooks_dump(capsys: pytest.CaptureFixture[
         assert "nullwrite" in out and "0:000>" not in out
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_unusable_input_is_one_line_and_exit_1(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "not.dmp"
+    bad.write_bytes(b"this is not a minidump at all")
+    assert main(["shell", str(bad), "-c", "k"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("dumplib: error:")

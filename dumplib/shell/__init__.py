@@ -20,6 +20,23 @@ Each command is a small function over dumplib's public API, grouped by family:
 :mod:`~dumplib.shell.expressions` (``?``, ``.formats``; the evaluator is
 :mod:`~dumplib.shell.expr`). Each takes a :class:`Session` and the argument
 text and returns an :class:`Output` (text plus a JSON document).
+
+Where the output differs from WinDbg's:
+
+- ``k`` always appends ``[file @ line]`` when line records exist; ``kp`` shows no
+  parameter values (no type information is read) and ``kv`` no FPO/trap-frame notes.
+- ``r`` omits the effective-address annotation (``ds:...=????????``) after the
+  instruction; ``.frame N`` followed by ``r`` shows the frame's recovered registers.
+- ``lm`` resolves symbols at once, so no module is ``(deferred)``; the status says
+  ``(pdb symbols)``, ``(breakpad symbols)``, ``(export symbols)`` or ``(no symbols)``.
+- ``x`` lists addresses and names only (no ``(<no parameter info>)`` types);
+  ``ln`` omits the DML "Browse module" lines.
+- ``!analyze -v`` keeps WinDbg's section names and order but adds DUMPLIB_SUMMARY,
+  DUMPLIB_FINDINGS and DUMPLIB_NOTES, and FAILURE_BUCKET_ID is dumplib's bucket.
+- ``!address`` without a MemoryInfoList stream lists the captured ranges instead.
+- ``!runaway`` follows the layout of its documentation (``H:MM:SS.ffff``).
+- Disassembly is capstone's, respelled (``28h``, ``[rsp+8]``, branch targets and
+  ``[rip+X]`` as ``module!symbol (address)``); rare operand spellings differ.
 """
 
 from __future__ import annotations

@@ -51,12 +51,13 @@ def threads(session: Session, args: str) -> Output:
     return Output("\n".join(lines), [_thread_json(session, i) for i in range(len(session.threads))])
 
 
-_TILDE = re.compile(r"^~\s*(?P<which>\*|\.|#|\d+|\[[^\]]*\])?\s*(?P<rest>.*)$", re.S)
+_TILDE = re.compile(r"^~\s*(?P<which>\*|\.|#|\d+|~?\[[^\]]*\])?\s*(?P<rest>.*)$", re.S)
 
 
 def tilde(session: Session, text: str) -> Output:
-    """``~`` commands: ``~`` (list), ``~Ns`` (switch thread), ``~N cmd`` and ``~* cmd``
-    (run a command on one or every thread without switching), e.g. ``~*k``, ``~2 r``."""
+    """``~`` commands: ``~`` (list), ``~Ns`` (switch thread), ``~~[TID]s`` (by thread id),
+    ``~N cmd`` and ``~* cmd`` (run a command on one or every thread without switching),
+    e.g. ``~*k``, ``~2 r``, ``~#`` (the exception's thread)."""
     m = _TILDE.match(text.strip())
     if m is None:
         raise ShellError(f"Syntax error in '{text}'")
@@ -72,6 +73,11 @@ def tilde(session: Session, text: str) -> Output:
     elif which == "#":
         exc = session.exception_thread_index()
         indexes = [session.thread_index if exc is None else exc]
+    elif which.startswith("~["):  # ~~[TID]: the thread with that id
+        tid = evaluate(session, which[2:-1])
+        if tid not in session.dump.threads.ids:
+            raise ShellError(f"Illegal thread error in '{text.strip()}': no thread id {tid:x}")
+        indexes = [session.dump.threads.ids.index(tid)]
     elif which.startswith("["):
         indexes = [evaluate(session, which[1:-1])]
     else:
