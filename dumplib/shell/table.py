@@ -86,7 +86,10 @@ def help_text() -> str:
         if c.family != family:
             family = c.family
             lines.append(f"{family}:")
-        lines.append(f"  {c.syntax:<44} {c.help}")
+        if len(c.syntax) > 44:
+            lines += [f"  {c.syntax}", f"  {'':<44} {c.help}"]
+        else:
+            lines.append(f"  {c.syntax:<44} {c.help}")
     return "\n".join(lines)
 
 
