@@ -22,16 +22,19 @@ def _body(args: argparse.Namespace, dump: Any, console: Any) -> Any:
     from dumplib.shell.session import Session
 
     session = Session(dump, list(args.symbols or []))
-    if args.commands is None:
-        interact(session, as_json=getattr(args, "json_interactive", False))
+    try:
+        if args.commands is None:
+            interact(session, as_json=getattr(args, "json_interactive", False))
+            return None
+        results = run_script(session, args.commands)
+        if args.json:
+            return [r.to_json() for r in results]
+        for r in results:
+            sys.stdout.write(r.text() + "\n")
+            sys.stdout.flush()
         return None
-    results = run_script(session, args.commands)
-    if args.json:
-        return [r.to_json() for r in results]
-    for r in results:
-        sys.stdout.write(r.text() + "\n")
-        sys.stdout.flush()
-    return None
+    finally:
+        session.close()
 
 
 def _run(args: argparse.Namespace) -> int:

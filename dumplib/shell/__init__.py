@@ -76,7 +76,11 @@ def run(
     from dumplib.shell.commands import run_script
 
     s = session if session is not None else Session(dump, [os.fspath(x) for x in symbols or ()])
-    return "\n".join(r.text() for r in run_script(s, commands))
+    try:
+        return "\n".join(r.text() for r in run_script(s, commands))
+    finally:
+        if session is None:
+            s.close()
 
 
 def run_json(
@@ -91,4 +95,8 @@ def run_json(
     from dumplib.shell.commands import run_script
 
     s = session if session is not None else Session(dump, [os.fspath(x) for x in symbols or ()])
-    return [r.to_json() for r in run_script(s, commands)]
+    try:
+        return [r.to_json() for r in run_script(s, commands)]
+    finally:
+        if session is None:
+            s.close()

@@ -145,7 +145,7 @@ def function_extent(session: Session, address: int) -> tuple[int, int] | None:
     module = session.dump.modules.find(address)
     if module is None:
         return None
-    resolver = session.walker.resolver
+    resolver = session.resolver
     info = resolver.lookup(module, address)
     if info is not None and info.size:
         start = module.base + info.start_rva

@@ -2,7 +2,7 @@
 ``.sympath``, ``.sympath+``, ``.reload``.
 
 Module records come from :attr:`dumplib.Dump.modules`; symbol status and
-version resources from the symbol resolver behind the dump's stack walker.
+version resources from the session's symbol resolver.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = ["lm", "ln", "reload", "sympath", "sympath_add", "x"]
 
 def _status(session: Session, m: Module) -> tuple[str, str]:
     """WinDbg's symbol status column and the symbol file, from what the resolver found."""
-    syms = session.walker.resolver.module_symbols(m)
+    syms = session.resolver.module_symbols(m)
     if syms.pdb is not None:
         return "(pdb symbols)", syms.pdb_path or ""
     if syms.breakpad is not None:
@@ -55,7 +55,7 @@ def _verbose(session: Session, m: Module) -> list[str]:
     if m.pdb:
         name, guid, age = m.pdb
         lines.append(f"    PDB:              {name} {guid}{age:x}")
-    image = session.walker.resolver.image(m)
+    image = session.resolver.image(m)
     vi = image.version_info if image is not None else None
     if vi is not None and vi.strings:
         lines.append("    Information from resource tables:")

@@ -19,8 +19,8 @@ from dumplib.format.constants import Arch
 if TYPE_CHECKING:
     from dumplib.dump import Dump
     from dumplib.model.objects import Module, Thread
+    from dumplib.symbols import SymbolResolver
     from dumplib.unwind.frames import Frame, Stack
-    from dumplib.unwind.walker import StackWalker
 
 __all__ = ["Output", "Session", "ShellError", "hex_address", "module_stem"]
 
@@ -168,9 +168,16 @@ class Session:
     # -- stacks and symbols ---------------------------------------------------------------
 
     @property
-    def walker(self) -> StackWalker:
-        """The dump's stack walker for the current symbol path (cached by the dump)."""
-        return self.dump.stack_walker(self.symbols)
+    def resolver(self) -> SymbolResolver:
+        """The symbol resolver for the current symbol path (one per session and path;
+        parsed files are shared through the resolver's process-wide cache)."""
+        from dumplib.symbols import SymbolResolver
+
+        found: SymbolResolver | None = self.cache.get("resolver")
+        if found is None:
+            found = SymbolResolver(self.symbols, memory=self.dump.memory.read)
+            self.cache["resolver"] = found
+        return found
 
     def stack(self, thread: Thread | None = None) -> Stack:
         """The walked stack of ``thread`` (default: the current one), cached.
@@ -189,9 +196,17 @@ class Session:
         return found
 
     def forget(self) -> None:
-        """Drop cached stacks (after the symbol path changes)."""
+        """Drop cached stacks, symbol tables and the resolver (after the symbol path
+        changes); they are found again on next use."""
         self._stacks.clear()
+        self.close()
         self.cache.clear()
+
+    def close(self) -> None:
+        """Release the resolver's temporary download cache, if one was made."""
+        resolver = self.cache.pop("resolver", None)
+        if resolver is not None:
+            resolver.close()
 
     def frame(self) -> Frame | None:
         """The current frame (``.frame``) of the current thread, or None without frames."""
@@ -213,19 +228,23 @@ class Session:
                 return merged
         return base
 
-    def symbol(self, address: int, *, lookup: int | None = None) -> str:
+    def symbol(self, address: int) -> str:
         """``module!function+0xoff`` for ``address`` (``module+0xoff`` without a name,
-        the bare address outside modules). ``lookup`` is the address to name when
-        it differs (a return address minus one)."""
-        sym = self.walker.symbolize(address if lookup is None else lookup)
-        if sym.module is None:
+        the bare address outside modules), as WinDbg names an address."""
+        from dumplib._exc import DumpError
+
+        m = self.dump.modules.find(address)
+        if m is None:
             return self.addr(address)
-        stem = module_stem(sym.module.name)
-        if sym.function:
-            start = (address if lookup is None else lookup) - sym.offset
-            off = address - start
-            return f"{stem}!{sym.function}+0x{off:x}" if off else f"{stem}!{sym.function}"
-        off = address - sym.module.base
+        stem = module_stem(m.name)
+        try:
+            info = self.resolver.lookup(m, address)
+        except DumpError:
+            info = None
+        if info is not None:
+            off = address - (m.base + info.start_rva)
+            return f"{stem}!{info.function}+0x{off:x}" if off else f"{stem}!{info.function}"
+        off = address - m.base
         return f"{stem}+0x{off:x}" if off else stem
 
     def module_by_name(self, name: str) -> Module | None:

@@ -45,7 +45,7 @@ def module_table(session: Session, module: Module) -> list[ModuleSymbol]:
     found = tables.get(module.base)
     if found is not None:
         return found
-    resolver = session.walker.resolver
+    resolver = session.resolver
     syms = resolver.module_symbols(module)
     out: dict[tuple[int, str], ModuleSymbol] = {}
 
