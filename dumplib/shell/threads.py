@@ -9,12 +9,14 @@ Stacks come from :meth:`dumplib.Dump.stack`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dumplib.model.objects import Thread
 from dumplib.shell.expr import evaluate, parse_number
 from dumplib.shell.session import Output, Session, ShellError, module_stem
-from dumplib.unwind.frames import Frame, Stack
+
+if TYPE_CHECKING:
+    from dumplib.model.objects import Thread
+    from dumplib.unwind.frames import Frame, Stack
 
 __all__ = ["frame", "k", "runaway", "thread_header", "threads", "tilde"]
 
