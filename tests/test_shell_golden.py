@@ -74,9 +74,12 @@ def caseb_full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _dump_path(fixture: str, request: pytest.FixtureRequest) -> tuple[Path, list[str]]:
+    if fixture.startswith("external/"):
+        path = ROOT / "fixtures" / fixture
+        return path, [str(path.parent / "symbols")]
     if fixture == "caseb-full":
-        path: Path = request.getfixturevalue("caseb_full")
-        return path, [str(WINE / "caseb"), str(WINE / "system")]
+        full: Path = request.getfixturevalue("caseb_full")
+        return full, [str(WINE / "caseb"), str(WINE / "system")]
     return WINE / fixture / f"{fixture}.dmp", [str(WINE / fixture), str(WINE / "system")]
 
 
