@@ -110,20 +110,41 @@ def _out(path: Path, commands: str) -> dict[str, str]:
 
 
 def test_handle_table(dump_path: Path) -> None:
-    out = _out(dump_path, "!handle; !handle 4 f; !handle 8 f; !handle 10 f; !handle 99")
-    summary = out["!handle"]
-    assert "4 Handles" in summary
-    assert "Event          \t2" in summary and "Mutant         \t1" in summary
-    one = out["!handle 4 f"]
-    assert one.splitlines()[0] == "Handle 0000000000000004"
-    for line in ("  Type         \tEvent", "  GrantedAccess\t0x1f0003", "  HandleCount  \t2",
-                 "  PointerCount \t65537", "  Name         \t\\BaseNamedObjects\\Ready",
-                 "    Event Type Auto Reset", "    Event is Set"):
-        assert line in one.splitlines(), line
-    assert "    Mutex is Owned" in out["!handle 8 f"]
-    assert "    Semaphore Count 3" in out["!handle 10 f"]
-    assert "    Semaphore Limit 10" in out["!handle 10 f"]
+    """The layout of the user-mode examples in the !handle documentation, with the
+    handles the builder wrote."""
+    out = _out(dump_path, "!handle; !handle 4 f; !handle 8 f; !handle 10 f; !handle 99; "
+                          "!handle 0 1 Event")
+    assert out["!handle"].splitlines() == [
+        "Handle 4", "  Type          Event",
+        "Handle 8", "  Type          Mutant",
+        "Handle c", "  Type          Event",
+        "Handle 10", "  Type          Semaphore",
+        "4 Handles",
+        "Type            Count",
+        "Event           2",
+        "Mutant          1",
+        "Semaphore       1",
+    ]
+    assert out["!handle 4 f"].splitlines() == [
+        "Handle 4",
+        "  Type          Event",
+        "  Attributes    0",
+        "  GrantedAccess 0x1f0003:",
+        "         Delete,ReadControl,WriteDac,WriteOwner,Synch",
+        "         QueryState,ModifyState",
+        "  HandleCount   2",
+        "  PointerCount  65537",
+        "  Name          \\BaseNamedObjects\\Ready",
+        "  Object Specific Information",
+        "    Event Type Auto Reset",
+        "    Event is Set",
+    ]
+    assert "    Mutex is Owned" in out["!handle 8 f"].splitlines()
+    assert "    Semaphore Count 3" in out["!handle 10 f"].splitlines()
+    assert "    Semaphore Limit 10" in out["!handle 10 f"].splitlines()
     assert out["!handle 99"].startswith("^ ")
+    assert out["!handle 0 1 Event"].splitlines()[-2:] == ["Type            Count",
+                                                          "Event           2"]
 
 
 def test_runaway_orders_by_time(dump_path: Path) -> None:

@@ -218,11 +218,27 @@ def _object_info(type_name: str | None, info_type: int, data: bytes,
     return [f"    ({len(data)} bytes of information type {info_type}: {data[:32].hex()})"]
 
 
+_STANDARD_RIGHTS = ((0x10000, "Delete"), (0x20000, "ReadControl"), (0x40000, "WriteDac"),
+                    (0x80000, "WriteOwner"), (0x100000, "Synch"))
+_SPECIFIC_RIGHTS = {
+    "Event": ((0x1, "QueryState"), (0x2, "ModifyState")),
+    "Mutant": ((0x1, "QueryState"),),
+    "Semaphore": ((0x1, "QueryState"), (0x2, "ModifyState")),
+}
+
+
+def _access_lines(type_name: str | None, access: int) -> list[str]:
+    """The granted access decoded into WinDbg's two lines: standard, then type-specific rights."""
+    standard = [n for bit, n in _STANDARD_RIGHTS if access & bit]
+    specific = [n for bit, n in _SPECIFIC_RIGHTS.get(type_name or "", ()) if access & bit]
+    return [" " * 9 + ",".join(names) for names in (standard, specific) if names]
+
+
 def handle(session: Session, args: str) -> Output:
     """``!handle [HANDLE [FLAGS [TYPE]]]``: the handle table from HandleDataStream.
 
     Without arguments: each handle's type, then counts per type. ``FLAGS`` ``f``
-    (or any value with bit 2) adds attributes, access, counts, name and object
+    (any of bits 1-3) adds attributes, granted access, counts, name and object
     information; HANDLE 0 means every handle.
     """
     handles = session.dump.handles
@@ -232,26 +248,27 @@ def handle(session: Session, args: str) -> Output:
     parts = split_args(args)
     which = evaluate(session, parts[0]) if parts else 0
     flags = parse_number(parts[1]) if len(parts) > 1 else (0xF if which else 0x1)
-    type_filter = parts[2].lower() if len(parts) > 2 else None
+    type_filter = parts[2] if len(parts) > 2 else None
     chosen = [h for h in handles if (not which or h.handle == which)
-              and (type_filter is None or (h.type_name or "").lower() == type_filter)]
+              and (type_filter is None or h.type_name == type_filter)]
     if which and not chosen:
         raise ShellError(f"Handle {which:x} is not in the handle table")
-    digits = 2 * session.pointer_size
     lines: list[str] = []
     docs: list[dict[str, Any]] = []
     for h in chosen:
-        lines.append(f"Handle {h.handle:0{digits if which else 1}x}" if which
-                     else f"Handle {h.handle:x}")
-        lines.append(f"  Type         \t{h.type_name or '<unknown>'}")
+        lines.append(f"Handle {h.handle:x}")
+        lines.append(f"  {'Type':<14}{h.type_name or '<unknown>'}")
         doc: dict[str, Any] = {"handle": h.handle, "type": h.type_name}
-        if flags & 0x2 or flags & 0x4 or flags & 0x8:
+        if flags & 0xE:
+            rights = _access_lines(h.type_name, h.granted_access)
+            name = _printable(h.object_name) if h.object_name else "<none>"
             lines += [
-                f"  Attributes   \t{h.attributes:x}",
-                f"  GrantedAccess\t0x{h.granted_access:x}",
-                f"  HandleCount  \t{h.handle_count}",
-                f"  PointerCount \t{h.pointer_count}",
-                f"  Name         \t{_printable(h.object_name) if h.object_name else '<none>'}",
+                f"  {'Attributes':<14}{h.attributes:x}",
+                f"  {'GrantedAccess':<14}0x{h.granted_access:x}" + (":" if rights else ""),
+                *rights,
+                f"  {'HandleCount':<14}{h.handle_count}",
+                f"  {'PointerCount':<14}{h.pointer_count}",
+                f"  {'Name':<14}{name}",
             ]
             if h.object_info:
                 lines.append("  Object Specific Information")
@@ -270,9 +287,9 @@ def handle(session: Session, args: str) -> Output:
         for h in chosen:
             counts[h.type_name or "<unknown>"] = counts.get(h.type_name or "<unknown>", 0) + 1
         lines.append(f"{len(chosen)} Handles")
-        lines.append("Type           \tCount")
-        for name in sorted(counts):
-            lines.append(f"{name:<15}\t{counts[name]}")
+        lines.append(f"{'Type':<16}Count")
+        for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"{name:<16}{n}")
     return Output("\n".join(lines), docs)
 
 
