@@ -160,12 +160,26 @@ def test_runaway_orders_by_time(dump_path: Path) -> None:
 
 def test_teb_peb_and_gle(dump_path: Path) -> None:
     out = _out(dump_path, "!teb; !peb; !gle; ? @$peb; ? @$teb")
-    teb = out["!teb"]
-    assert teb.splitlines()[0] == f"TEB at {TEB:016x}"
-    assert f"    StackBase:            {STACK + 0x10000:016x}" in teb
-    assert f"    ClientId:             4242 . {TID:x}" in teb
-    assert f"    PEB Address:          {PEB:016x}" in teb
-    assert "    LastErrorValue:       2" in teb
+    # the layout of the example in the !teb documentation, with the values the builder wrote
+    assert out["!teb"].splitlines() == [
+        f"TEB at {TEB:X}",
+        "    ExceptionList:    0",
+        f"    Stack Base:       {STACK + 0x10000:x}",
+        f"    Stack Limit:      {STACK:x}",
+        "    SubSystemTib:     0",
+        "    FiberData:        0",
+        "    ArbitraryUser:    0",
+        f"    Self:             {TEB:x}",
+        "    EnvironmentPtr:   0",
+        f"    ClientId:         4242.{TID:x}",
+        "    RpcHandle:        0",
+        "    Tls Storage:      0",
+        f"    PEB Address:      {PEB:x}",
+        "    LastErrorValue:   2",
+        "    LastStatusValue:  c0000034",
+        "    Count Owned Locks:0",
+        "    HardErrorsMode:   0",
+    ]
     peb = out["!peb"]
     assert "    BeingDebugged:            Yes" in peb
     assert "    ImageBaseAddress:         0000000140000000" in peb

@@ -18,24 +18,25 @@ from dumplib.shell.session import Output, Session, ShellError
 
 __all__ = ["gle", "handle", "peb", "peb_address", "system_status", "teb", "vertarget"]
 
-# (field, offset on x64, offset on x86, kind) -- kind "p" pointer, "u32" dword
+# (label as the !teb documentation prints it, offset on x64, on x86, kind):
+# kind "p" pointer, "cid" CLIENT_ID, "dec"/"hex" a ULONG.
 _TEB_FIELDS = (
     ("ExceptionList", 0x0, 0x0, "p"),
-    ("StackBase", 0x8, 0x4, "p"),
-    ("StackLimit", 0x10, 0x8, "p"),
+    ("Stack Base", 0x8, 0x4, "p"),
+    ("Stack Limit", 0x10, 0x8, "p"),
     ("SubSystemTib", 0x18, 0xC, "p"),
     ("FiberData", 0x20, 0x10, "p"),
-    ("ArbitraryUserPointer", 0x28, 0x14, "p"),
+    ("ArbitraryUser", 0x28, 0x14, "p"),
     ("Self", 0x30, 0x18, "p"),
-    ("EnvironmentPointer", 0x38, 0x1C, "p"),
+    ("EnvironmentPtr", 0x38, 0x1C, "p"),
     ("ClientId", 0x40, 0x20, "cid"),
     ("RpcHandle", 0x50, 0x28, "p"),
     ("Tls Storage", 0x58, 0x2C, "p"),
     ("PEB Address", 0x60, 0x30, "p"),
-    ("LastErrorValue", 0x68, 0x34, "u32"),
-    ("LastStatusValue", 0x1250, 0xBF4, "u32x"),
-    ("Count Owned Locks", 0x6C, 0x38, "u32"),
-    ("HardErrorMode", 0x16B0, 0xF28, "u32"),
+    ("LastErrorValue", 0x68, 0x34, "dec"),
+    ("LastStatusValue", 0x1250, 0xBF4, "hex"),
+    ("Count Owned Locks", 0x6C, 0x38, "dec"),
+    ("HardErrorsMode", 0x16B0, 0xF28, "dec"),
 )
 _PEB_OFFSET = {8: 0x60, 4: 0x30}
 _LAST_ERROR = {8: 0x68, 4: 0x34}
@@ -74,35 +75,30 @@ def peb_address(session: Session, thread: Thread) -> int | None:
 
 
 def teb(session: Session, args: str) -> Output:
-    """``!teb [ADDRESS]``: the current thread's TEB (its NT_TIB, client id, PEB, last error)."""
+    """``!teb [ADDRESS]``: the current thread's TEB (NT_TIB, client id, PEB, last error),
+    in the layout of the ``!teb`` documentation."""
     _thread, address = _thread_arg(session, args)
     wide = session.pointer_size == 8
-    digits = 2 * session.pointer_size
     if session.dump.memory.try_read(address, 8) is None:
-        raise ShellError(f"TEB at {address:0{digits}x}: not in the dump (the writer did not "
+        raise ShellError(f"TEB at {address:X}: not in the dump (the writer did not "
                          "capture it; procdump -ma and MiniDumpWithProcessThreadData do)")
-    lines = [f"TEB at {address:0{digits}x}"]
+    lines = [f"TEB at {address:X}"]
     doc: dict[str, Any] = {"address": address}
     for name, off64, off32, kind in _TEB_FIELDS:
         at = address + (off64 if wide else off32)
-        label = f"    {name + ':':<22}"
+        label = f"    {name + ':':<18}"
+        value: int | None
         if kind == "cid":
             pid, tid = _ptr(session, at), _ptr(session, at + session.pointer_size)
             if pid is None or tid is None:
                 continue
-            lines.append(f"{label}{pid:x} . {tid:x}")
-            doc["ClientId"] = [pid, tid]
+            lines.append(f"{label}{pid:x}.{tid:x}")
+            doc[name] = [pid, tid]
             continue
-        if kind == "p":
-            value = _ptr(session, at)
-            if value is None:
-                continue
-            lines.append(f"{label}{value:0{digits}x}")
-        else:
-            value = _u32(session, at)
-            if value is None:
-                continue
-            lines.append(f"{label}{value:x}" if kind == "u32x" else f"{label}{value}")
+        value = _ptr(session, at) if kind == "p" else _u32(session, at)
+        if value is None:
+            continue
+        lines.append(f"{label}{value}" if kind == "dec" else f"{label}{value:x}")
         doc[name] = value
     return Output("\n".join(lines), doc)
 
