@@ -180,12 +180,20 @@ def test_teb_peb_and_gle(dump_path: Path) -> None:
         "    Count Owned Locks:0",
         "    HardErrorsMode:   0",
     ]
-    peb = out["!peb"]
-    assert "    BeingDebugged:            Yes" in peb
-    assert "    ImageBaseAddress:         0000000140000000" in peb
-    assert "    NtGlobalFlag:             70" in peb
-    assert '    CommandLine:              "C:\\app\\app.exe" -x' in peb
-    assert "    ImagePathName:            C:\\app\\app.exe" in peb
+    # the layout of the example in the !peb documentation
+    assert out["!peb"].splitlines() == [
+        f"PEB at {PEB:x}",
+        "    InheritedAddressSpace:    No",
+        "    ReadImageFileExecOptions: No",
+        "    BeingDebugged:            Yes",
+        "    ImageBaseAddress:         140000000",
+        "    Ldr                       7ff800001000",
+        "    SubSystemData:     0000000000000000",
+        "    ProcessHeap:       0000000000400000",
+        f"    ProcessParameters: {PARAMS:016x}",
+        "    ImageFile:    'C:\\app\\app.exe'",
+        "    CommandLine:  '\"C:\\app\\app.exe\" -x'",
+    ]
     gle = out["!gle"]
     assert gle.startswith("LastErrorValue: (Win32) 0x2 (2) - ERROR_FILE_NOT_FOUND")
     assert "(NTSTATUS) 0xc0000034 - STATUS_OBJECT_NAME_NOT_FOUND" in gle

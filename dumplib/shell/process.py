@@ -116,44 +116,44 @@ def _unicode_string(session: Session, at: int) -> str | None:
 
 
 def peb(session: Session, args: str) -> Output:
-    """``!peb [ADDRESS]``: the PEB (image base, loader data, heap, process parameters)."""
+    """``!peb [ADDRESS]``: the PEB (image base, loader data, heap, process parameters),
+    in the layout of the ``!peb`` documentation."""
     wide = session.pointer_size == 8
     digits = 2 * session.pointer_size
     address = evaluate(session, args) if args.strip() else peb_address(session, session.thread)
     if address is None:
         raise ShellError("PEB address unknown: the TEB is not in the dump")
     if session.dump.memory.try_read(address, 4) is None:
-        raise ShellError(f"PEB at {address:0{digits}x}: not in the dump")
-    mem = session.dump.memory
-    flags = mem.read_available(address, 3)
-    yes = ["No", "Yes"]
-    lines = [f"PEB at {address:0{digits}x}"]
+        raise ShellError(f"PEB at {address:x}: not in the dump")
+    flags = session.dump.memory.read_available(address, 3)
+    lines = [f"PEB at {address:x}"]
     doc: dict[str, Any] = {"address": address}
     for i, name in enumerate(("InheritedAddressSpace", "ReadImageFileExecOptions",
                               "BeingDebugged")):
         if i < len(flags):
-            lines.append(f"    {name + ':':<26}{yes[flags[i] != 0]}")
+            lines.append(f"    {name + ':':<26}{'Yes' if flags[i] else 'No'}")
             doc[name] = bool(flags[i])
-    ptrs = (("ImageBaseAddress", 0x10, 0x8), ("Ldr", 0x18, 0xC),
-            ("ProcessParameters", 0x20, 0x10), ("ProcessHeap", 0x30, 0x18))
-    for name, o64, o32 in ptrs:
+    # (label, offset on x64, on x86, label width or 0 for the unpadded form)
+    fields = (("ImageBaseAddress:", 0x10, 0x8, 0), ("Ldr", 0x18, 0xC, 0),
+              ("SubSystemData:", 0x28, 0x14, 1), ("ProcessHeap:", 0x30, 0x18, 1),
+              ("ProcessParameters:", 0x20, 0x10, 1))
+    for label, o64, o32, padded in fields:
         value = _ptr(session, address + (o64 if wide else o32))
-        if value is not None:
-            lines.append(f"    {name + ':':<26}{value:0{digits}x}")
-            doc[name] = value
-    for name, o64, o32 in (("NumberOfProcessors", 0xB8, 0x64), ("NtGlobalFlag", 0xBC, 0x68)):
-        v = _u32(session, address + (o64 if wide else o32))
-        if v is not None:
-            lines.append(f"    {name + ':':<26}{v:x}" if name == "NtGlobalFlag"
-                         else f"    {name + ':':<26}{v}")
-            doc[name] = v
+        if value is None:
+            continue
+        if padded:
+            lines.append(f"    {label:<19}{value:0{digits}x}")
+        else:
+            lines.append(f"    {label:<26}{value:x}")
+        doc[label.rstrip(":")] = value
     params = doc.get("ProcessParameters")
     if isinstance(params, int) and params:
-        for name, o64, o32 in (("ImagePathName", 0x60, 0x38), ("CommandLine", 0x70, 0x40)):
+        for label, key, o64, o32 in (("ImageFile:", "ImagePathName", 0x60, 0x38),
+                                     ("CommandLine:", "CommandLine", 0x70, 0x40)):
             text = _unicode_string(session, params + (o64 if wide else o32))
             if text is not None:
-                lines.append(f"    {name + ':':<26}{text}")
-                doc[name] = text
+                lines.append(f"    {label:<14}'{text}'")
+                doc[key] = text
     return Output("\n".join(lines), doc)
 
 
