@@ -210,9 +210,13 @@ def test_address_with_memory_info(dump_path: Path) -> None:
     assert "Protect:                00000004          PAGE_READWRITE" in one
     assert "Type:                   00020000          MEM_PRIVATE" in one
     assert "Allocation Base:        00000000`00010000" in one
+    assert one[-1] == "More info:              ~0k"
     image = out["!address 140000010"]
     assert image.startswith("Usage:                  Image")
     assert "PAGE_EXECUTE_READ" in image and "MEM_IMAGE" in image
+    assert image.splitlines()[-3:] == ["Image Path:             C:\\app\\app.exe",
+                                       "Module Name:            app",
+                                       "More info:              lmv m app"]
     listing = out["!address"].splitlines()
     assert len(listing) == 2 + 2
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.shell.expr import evaluate, parse_number, split_args
-from dumplib.shell.session import Output, Session, ShellError
+from dumplib.shell.session import Output, Session, ShellError, module_stem
 
 __all__ = ["address_info", "display", "search"]
 
@@ -260,6 +260,24 @@ def _usage(session: Session, base: int, end: int) -> tuple[str, str]:
     return "<unknown>", ""
 
 
+def _more_info(session: Session, usage: str, base: int, end: int) -> list[str]:
+    """The lines ``!address ADDRESS`` ends with: the image's path and module, or the
+    command that shows the stack's thread (``~0k``)."""
+    if usage == "Image":
+        m = session.dump.modules.find(base)
+        if m is not None:
+            stem = module_stem(m.name)
+            return [f"Image Path:             {m.path}", f"Module Name:            {stem}",
+                    f"More info:              lmv m {stem}"]
+    if usage in ("Stack", "TEB"):
+        for i, t in enumerate(session.threads):
+            rng = t.stack_range
+            if (rng is not None and base < rng[0] + rng[1] and rng[0] < end) or (
+                    t.teb and base <= t.teb < end):
+                return [f"More info:              ~{i}k"]
+    return []
+
+
 def _short(value: int) -> str:
     return f"{value >> 32:x}`{value & 0xFFFFFFFF:08x}"
 
@@ -304,8 +322,7 @@ def address_info(session: Session, args: str) -> Output:
         else:
             lines.append("(no MemoryInfoListStream: this is the captured range; state, "
                          "protection and type are not recorded)")
-        if detail:
-            lines.append(f"More info:              {detail}")
+        lines += _more_info(session, usage, base, end)
         doc.update(usage=usage, base=base, end=end, detail=detail or None)
         return Output("\n".join(lines), doc)
     head = (f"{'BaseAddress':>18} {'EndAddress+1':>18} {'RegionSize':>18} "
