@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import struct
 
 from dumplib.shell.expr import evaluate
@@ -24,6 +25,11 @@ def _signed(session: Session, value: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
+def _g(value: float) -> str:
+    """``%g`` as the Microsoft C runtime prints it: three exponent digits (``1e-044``)."""
+    return re.sub(r"e([+-])(\d\d)$", r"e\g<1>0\2", f"{value:g}")
+
+
 def formats(session: Session, args: str) -> Output:
     """``.formats EXPRESSION``: the value as hex, decimal, octal, binary, characters,
     a time_t, and as float and double bit patterns."""
@@ -34,7 +40,8 @@ def formats(session: Session, args: str) -> Output:
     chars = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in reversed(raw))
     low = value & 0xFFFFFFFF
     try:
-        when = _dt.datetime.fromtimestamp(low, _dt.timezone.utc).strftime("%a %b %d %H:%M:%S %Y")
+        t = _dt.datetime.fromtimestamp(low, _dt.timezone.utc)
+        when = f"{t:%a %b} {t.day:2d} {t:%H:%M:%S %Y}"
     except (OverflowError, OSError, ValueError):
         when = "***** Invalid"
     f_low = struct.unpack("<f", struct.pack("<I", low))[0]
@@ -49,7 +56,7 @@ def formats(session: Session, args: str) -> Output:
         "  Binary:  " + " ".join(binary[i:i + 8] for i in range(0, bits, 8)),
         f"  Chars:   {chars}",
         f"  Time:    {when}",
-        f"  Float:   low {f_low:g} high {f_high:g}",
-        f"  Double:  {dbl:g}",
+        f"  Float:   low {_g(f_low)} high {_g(f_high)}",
+        f"  Double:  {_g(dbl)}",
     ]
     return Output("\n".join(lines), {"value": value, "signed": _signed(session, value)})
