@@ -523,8 +523,10 @@ def test_stdin_lines_are_commands_when_not_a_terminal() -> None:
 def test_vertarget_and_system_status() -> None:
     major, minor, build = RawDump(_dmp("nullwrite")).system()
     out = _outputs(_run("nullwrite", "vertarget; ||"))
-    assert f"Version {build} " in out["vertarget"]
-    assert f"Kernel version: {major}.{minor}.{build}" in out["vertarget"]
+    first = out["vertarget"].splitlines()[0]
+    assert first.startswith("Windows 7 Version 7601 ") and first.endswith(" Free x64")
+    assert f"Version {build} " in first and (major, minor) == (6, 1)
+    assert f"Version: {major}.{minor}.{build}" in out["vertarget"]
     assert out["||"] == f".  0 User mini dump: {_dmp('nullwrite')}"
 
 

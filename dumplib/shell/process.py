@@ -315,13 +315,13 @@ def vertarget(session: Session, args: str) -> Output:
     s = session.dump.system
     major, minor, build = s.os_version
     procs = s.number_of_processors
-    lines = [f"{s.os_name} Version {build} {'MP' if procs > 1 else 'UP'} ({procs} procs) "
-             f"Free {s.arch.value}"]
-    if s.csd_version:
-        lines.append(f"{s.csd_version}")
+    arch = {"amd64": "x64", "x86": "x86", "arm64": "ARM64"}.get(s.arch.value, s.arch.value)
+    sp = f" ({s.csd_version})" if s.csd_version else ""
+    lines = [f"{s.os_name} Version {build}{sp} {'MP' if procs > 1 else 'UP'} ({procs} procs) "
+             f"Free {arch}"]
     lines.append(f"Product: {'Server' if s.product_type in (2, 3) else 'WinNt'}, "
                  f"suite: 0x{s.suite_mask:x}")
-    lines.append(f"Kernel version: {major}.{minor}.{build}")
+    lines.append(f"Version: {major}.{minor}.{build}")
     doc: dict[str, Any] = {"os": s.os_name, "os_version": [major, minor, build],
                            "processors": procs, "arch": s.arch.value}
     try:
