@@ -195,8 +195,10 @@ def test_teb_peb_and_gle(dump_path: Path) -> None:
         "    CommandLine:  '\"C:\\app\\app.exe\" -x'",
     ]
     gle = out["!gle"]
-    assert gle.startswith("LastErrorValue: (Win32) 0x2 (2) - ERROR_FILE_NOT_FOUND")
-    assert "(NTSTATUS) 0xc0000034 - STATUS_OBJECT_NAME_NOT_FOUND" in gle
+    # the texts [MS-ERREF] gives ERROR_FILE_NOT_FOUND and STATUS_OBJECT_NAME_NOT_FOUND
+    assert gle.splitlines() == [
+        "LastErrorValue: (Win32) 0x2 (2) - The system cannot find the file specified.",
+        "LastStatusValue: (NTSTATUS) 0xc0000034 - The object name is not found."]
     assert out["? @$peb"].endswith(f"{PEB:08x}")
 
 

@@ -162,7 +162,7 @@ def _message(code: int, table: str) -> str:
 
     for match in lookup(code):
         if match.table.value.lower().startswith(table):
-            return f"{match.name} - {match.message}".rstrip(" -") if match.message else match.name
+            return match.message or match.name  # WinDbg prints the message text
     return "<Unable to get error code text>"
 
 
