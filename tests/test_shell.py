@@ -267,7 +267,10 @@ def test_ecxr_without_an_exception_is_an_error() -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_lm_bases_and_ends(scenario: str) -> None:
     _, runtime = _load(scenario)
-    out = _outputs(_run(scenario, "lm; lmf"))
+    fresh = _outputs(_run(scenario, "lm"))["lm"]
+    # nothing used yet: every module's symbols are deferred, as in WinDbg
+    assert all(ln.endswith("(deferred)") for ln in fresh.splitlines()[1:] if "`" in ln)
+    out = _outputs(_run(scenario, ".reload /f; lm; lmf"))
     for key, base in runtime.items():
         if not key.startswith("module."):
             continue

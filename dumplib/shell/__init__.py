@@ -27,8 +27,9 @@ Where the output differs from WinDbg's:
   parameter values (no type information is read) and ``kv`` no FPO/trap-frame notes.
 - ``r`` omits the effective-address annotation (``ds:...=????????``) after the
   instruction; ``.frame N`` followed by ``r`` shows the frame's recovered registers.
-- ``lm`` resolves symbols at once, so no module is ``(deferred)``; the status says
-  ``(pdb symbols)``, ``(breakpad symbols)``, ``(export symbols)`` or ``(no symbols)``.
+- ``lm``'s symbol status is ``(deferred)`` until a command used the module's symbols
+  (or ``.reload /f``), then ``(pdb symbols)``, ``(breakpad symbols)``,
+  ``(export symbols)`` or ``(no symbols)`` -- never ``(private pdb symbols)``.
 - ``x`` lists addresses and names only (no ``(<no parameter info>)`` types);
   ``ln`` omits the DML "Browse module" lines.
 - ``!analyze -v`` keeps WinDbg's section names and order but adds DUMPLIB_SUMMARY,

@@ -146,6 +146,7 @@ def function_extent(session: Session, address: int) -> tuple[int, int] | None:
     if module is None:
         return None
     resolver = session.resolver
+    session.loaded.add(module.base)
     info = resolver.lookup(module, address)
     if info is not None and info.size:
         start = module.base + info.start_rva

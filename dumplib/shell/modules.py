@@ -20,7 +20,10 @@ __all__ = ["lm", "ln", "reload", "sympath", "sympath_add", "x"]
 
 
 def _status(session: Session, m: Module) -> tuple[str, str]:
-    """WinDbg's symbol status column and the symbol file, from what the resolver found."""
+    """WinDbg's symbol status column and the symbol file, from what the resolver found;
+    ``(deferred)`` until the module's symbols are used (or ``.reload /f``)."""
+    if m.base not in session.loaded:
+        return "(deferred)", ""
     syms = session.resolver.module_symbols(m)
     if syms.pdb is not None:
         return "(pdb symbols)", syms.pdb_path or ""
@@ -185,7 +188,22 @@ def sympath_add(session: Session, args: str) -> Output:
 
 
 def reload(session: Session, args: str) -> Output:
-    """``.reload``: forget cached stacks and symbol tables; they are found again on next use."""
+    """``.reload``: forget cached stacks and symbols (found again on next use);
+    ``.reload /f [MODULE]``: load every module's symbols (or one's) now."""
+    words = args.split()
+    force = "/f" in [w.lower() for w in words]
+    names = [w for w in words if not w.startswith("/")]
     session.forget()
-    return Output("Reloading current modules\n" + "." * len(session.dump.modules),
-                  {"modules": len(session.dump.modules)})
+    modules = list(session.dump.modules)
+    if names:
+        wanted = {n.lower() for n in names}
+        modules = [m for m in modules if m.name.lower() in wanted
+                   or module_stem(m.name).lower() in wanted]
+        if not modules:
+            raise ShellError(f"Module not found: {' '.join(names)}")
+    if force:
+        for m in modules:
+            session.resolver.module_symbols(m)
+            session.loaded.add(m.base)
+    return Output("Reloading current modules\n" + "." * len(modules),
+                  {"modules": len(modules), "loaded": force})

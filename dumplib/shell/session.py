@@ -85,6 +85,8 @@ class Session:
         frame_index: the frame chosen with ``.frame`` (0 by default).
         context: registers set by ``.ecxr``/``.cxr``, or None for the thread's own.
         context_label: where ``context`` came from (``"exception"``, ``"cxr"``) or None.
+        loaded: bases of the modules whose symbols were used (the others are
+            ``(deferred)`` in ``lm``, as in WinDbg, so listing modules downloads nothing).
     """
 
     dump: Dump
@@ -95,6 +97,7 @@ class Session:
     context_label: str | None = None
     display: _Display = field(default_factory=_Display)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    loaded: set[int] = field(default_factory=set, repr=False)
     _stacks: dict[tuple[int, bool], Stack] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -193,6 +196,7 @@ class Session:
         if found is None:
             found = self.dump.stack(t, self.symbols, from_exception=from_exc)
             self._stacks[key] = found
+            self.loaded.update(f.module.base for f in found.frames if f.module is not None)
         return found
 
     def forget(self) -> None:
@@ -201,6 +205,7 @@ class Session:
         self._stacks.clear()
         self.close()
         self.cache.clear()
+        self.loaded.clear()
 
     def close(self) -> None:
         """Release the resolver's temporary download cache, if one was made."""
@@ -237,6 +242,7 @@ class Session:
         if m is None:
             return self.addr(address)
         stem = module_stem(m.name)
+        self.loaded.add(m.base)
         try:
             info = self.resolver.lookup(m, address)
         except DumpError:

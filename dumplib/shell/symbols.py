@@ -46,6 +46,7 @@ def module_table(session: Session, module: Module) -> list[ModuleSymbol]:
     if found is not None:
         return found
     resolver = session.resolver
+    session.loaded.add(module.base)
     syms = resolver.module_symbols(module)
     out: dict[tuple[int, str], ModuleSymbol] = {}
 

@@ -51,7 +51,7 @@ COMMANDS: tuple[Command, ...] = (
     _family("ln", "ln address", "nearest symbols to an address", "modules"),
     _family(".sympath", ".sympath [path]", "show or set the symbol path", "modules"),
     _family(".sympath+", ".sympath+ path", "add to the symbol path", "modules"),
-    _family(".reload", ".reload", "forget cached symbols and stacks", "modules"),
+    _family(".reload", ".reload [/f [module]]", "forget symbols; /f loads them now", "modules"),
     _family("d*", "db|dw|dd|dq|dp|dps|dqs|dds|da|du [address] [L count | end]",
             "display memory", "memory"),
     _family("s", "s -b|-w|-d|-q|-a|-u start (L count | end) pattern", "search memory",
