@@ -43,7 +43,7 @@ def _timestamp(value: int) -> str:
     return f"{when:%a %b %d %H:%M:%S %Y} ({value:08X})"
 
 
-def _verbose(session: Session, m: Module) -> list[str]:
+def _verbose(session: Session, m: Module, *, load: bool) -> list[str]:
     lines = [
         f"    Image path: {m.path}",
         f"    Image name: {m.name}",
@@ -58,7 +58,11 @@ def _verbose(session: Session, m: Module) -> list[str]:
     if m.pdb:
         name, guid, age = m.pdb
         lines.append(f"    PDB:              {name} {guid}{age:x}")
-    image = session.resolver.image(m)
+    # the resource strings need the image: found for a module named with "m PATTERN" or
+    # already in use, never for all modules at once (that could download every PDB)
+    image = session.resolver.image(m) if load or m.base in session.loaded else None
+    if image is not None:
+        session.loaded.add(m.base)
     vi = image.version_info if image is not None else None
     if vi is not None and vi.strings:
         lines.append("    Information from resource tables:")
@@ -109,7 +113,7 @@ def lm(session: Session, args: str, opts: str = "") -> Output:
             doc["symbol_file"] = symfile or None
         lines.append(row.rstrip())
         if "v" in flags:
-            lines.extend(_verbose(session, m))
+            lines.extend(_verbose(session, m, load=pattern is not None))
             doc.update(timestamp=m.timestamp, checksum=m.checksum,
                        version=list(m.version) if m.version else None)
         docs.append(doc)
