@@ -89,8 +89,9 @@ class _Parser:
 
     def parse(self) -> int:
         value = self.expr()
-        if self.peek() is not None:
-            raise ShellError(f"Syntax error at '{self.peek()[1]}' in '{self.text}'")  # type: ignore[index]
+        extra = self.peek()
+        if extra is not None:
+            raise ShellError(f"Syntax error at '{extra[1]}' in '{self.text}'")
         return value & self.mask
 
     def expr(self) -> int:
@@ -174,13 +175,12 @@ def pseudo_register(session: Session, name: str, text: str) -> int:
     Raises:
         ShellError: the pseudo-register is unknown or its value is not in the dump.
     """
-    regs = session.registers()
     thread = session.thread
     if name == "ip":
-        return _ip(session, regs)
+        return _ip(session)
     if name == "csp":
         f = session.frame()
-        return f.sp if f is not None and session.frame_index else _sp(session, regs)
+        return f.sp if f is not None and session.frame_index else _sp(session)
     if name == "ra":
         frames = session.stack().frames
         nxt = session.frame_index + 1
@@ -203,7 +203,7 @@ def pseudo_register(session: Session, name: str, text: str) -> int:
     raise ShellError(f"Bad register error at '{text}'")
 
 
-def _ip(session: Session, regs: object) -> int:
+def _ip(session: Session) -> int:
     f = session.frame()
     if f is not None and session.frame_index:
         return f.ip
@@ -215,7 +215,7 @@ def _ip(session: Session, regs: object) -> int:
     return session.thread.context.ip
 
 
-def _sp(session: Session, regs: object) -> int:
+def _sp(session: Session) -> int:
     ctx = session.context
     if ctx is not None:
         for name in ("rsp", "esp", "sp"):
