@@ -186,6 +186,17 @@ def test_tilde_star_k_names_every_threads_function(scenario: str) -> None:
         assert functions and functions[0] == function, role
 
 
+def test_tilde_star_json_marks_the_current_thread_only() -> None:
+    _, runtime = _load("waits")
+    with dumplib.open(_dmp("waits")) as dump:
+        doc = dumplib.shell.run_json(dump, "~*k", symbols=_symbols("waits"))[0]["output"]
+    current = [d["thread"]["id"] for d in doc if d["thread"]["current"]]
+    assert current == [runtime["faulting_thread"]]
+    assert [d["thread"]["id"] for d in doc if d["thread"]["exception"]] == current
+    assert {d["thread"]["id"] for d in doc} == {v for k, v in runtime.items()
+                                               if k.startswith("thread.")}
+
+
 def test_thread_switch_and_prompt() -> None:
     _, runtime = _load("waits")
     text = _run("waits", f"~~[{runtime['thread.event_waiter']:x}]s; ~; r rip; ~6s")

@@ -40,10 +40,11 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
-def _thread_json(session: Session, index: int) -> dict[str, Any]:
+def _thread_json(session: Session, index: int, current: int | None = None) -> dict[str, Any]:
     t = session.threads[index]
+    current = session.thread_index if current is None else current
     return {"index": index, "id": t.id, "teb": t.teb, "suspend_count": t.suspend_count,
-            "name": t.name, "current": index == session.thread_index,
+            "name": t.name, "current": index == current,
             "exception": index == session.exception_thread_index()}
 
 
@@ -109,7 +110,7 @@ def tilde(session: Session, text: str) -> Output:
             out = run_one(session, rest)
             header = thread_header(session, i, saved[0])
             texts.append(("\n" if len(indexes) > 1 else "") + header + "\n" + out.text)
-            docs.append({"thread": _thread_json(session, i), "output": out.data})
+            docs.append({"thread": _thread_json(session, i, saved[0]), "output": out.data})
     finally:
         (session.thread_index, session.frame_index, session.context,
          session.context_label) = saved
