@@ -164,9 +164,8 @@ def cxr(session: Session, args: str) -> Output:
     if size is None:
         raise ShellError(f".cxr does not know {session.arch.value} contexts")
     data = session.dump.memory.read_available(address, size)
-    if session.arch is Arch.X86 and len(data) >= 204:
-        pass
-    elif len(data) < size:
+    minimum = 204 if session.arch is Arch.X86 else size  # x86 may lack ExtendedRegisters
+    if len(data) < minimum:
         raise ShellError(f"Unable to read context at {session.addr(address)} "
                          f"(only {len(data)} of {size} bytes are in the dump)")
     try:
