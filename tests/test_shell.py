@@ -574,3 +574,18 @@ def test_unusable_input_is_one_line_and_exit_1(tmp_path: Path,
     assert main(["shell", str(bad), "-c", "k"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("dumplib: error:")
+
+
+def test_completion_of_commands_modules_symbols_and_registers() -> None:
+    from dumplib.shell.repl import completions
+
+    truth, _ = _load("nullwrite")
+    with dumplib.open(_dmp("nullwrite")) as dump:
+        session = dumplib.shell.Session(dump, _symbols("nullwrite"))
+        assert {"k", "kb", "kn", "kv", "kp"} <= set(completions(session, "k"))
+        assert "!analyze -v" in completions(session, "!an")
+        assert completions(session, "lm m nullw") == ["nullwrite"]
+        assert completions(session, "u nullwrite!lev") == sorted(
+            f"nullwrite!{f}" for f in truth["crash_stack"] if f.startswith("level"))
+        assert "@rsp" in completions(session, "dq @rs")
+        assert completions(session, "x nosuchmodule!") == []
