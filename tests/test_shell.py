@@ -197,6 +197,16 @@ def test_tilde_star_json_marks_the_current_thread_only() -> None:
                                                if k.startswith("thread.")}
 
 
+def test_kp_shows_parameter_types_from_the_pdb() -> None:
+    """caseb's mscorlib.cpp declares PerformIOCompletionCallback(DWORD, DWORD, OVERLAPPED *)
+    and clr.cpp CompletionPortThreadStart(LPVOID)."""
+    out = _outputs(_run("caseb", ".ecxr; kp"))["kp"]
+    assert ("mscorlib_ni!System::Threading::_IOCompletionCallback::PerformIOCompletionCallback"
+            "(unsigned long, unsigned long, _OVERLAPPED*)+0x") in out
+    assert "clr!ThreadpoolMgr::CompletionPortThreadStart(void*)+0x" in out
+    assert "(void*)" not in _outputs(_run("caseb", ".ecxr; k"))["k"]
+
+
 def test_thread_switch_and_prompt() -> None:
     _, runtime = _load("waits")
     text = _run("waits", f"~~[{runtime['thread.event_waiter']:x}]s; ~; r rip; ~6s")

@@ -23,8 +23,9 @@ text and returns an :class:`Output` (text plus a JSON document).
 
 Where the output differs from WinDbg's:
 
-- ``k`` always appends ``[file @ line]`` when line records exist; ``kp`` shows no
-  parameter values (no type information is read) and ``kv`` no FPO/trap-frame notes.
+- ``k`` always appends ``[file @ line]`` when line records exist; ``kp`` shows the
+  parameter types a PDB's decorated name gives but not the parameters' names or
+  values, and ``kv`` prints what ``kb`` prints (no FPO/trap-frame notes).
 - ``r`` omits the effective-address annotation (``ds:...=????????``) after the
   instruction; ``.frame N`` followed by ``r`` shows the frame's recovered registers.
 - ``lm``'s symbol status is ``(deferred)`` until a command used the module's symbols

@@ -149,19 +149,38 @@ def _word(session: Session, value: int | None) -> str:
     return session.addr(value)
 
 
-def call_site(session: Session, f: Frame, *, source: bool = True) -> str:
-    """``module!function+0xoff [file @ line]`` for a frame, as ``k`` prints it."""
+def call_site(session: Session, f: Frame, *, source: bool = True, params: bool = False) -> str:
+    """``module!function+0xoff [file @ line]`` for a frame, as ``k`` prints it; with
+    ``params`` (``kp``) the function's parameter types when its PDB gives them
+    (``clr!ThreadpoolMgr::CompletionPortThreadStart(void*)+0xa2``)."""
     if f.module is None:
         text = session.addr(f.ip)
     else:
         stem = module_stem(f.module.name)
         if f.function:
-            text = f"{stem}!{f.function}" + (f"+0x{f.offset:x}" if f.offset else "")
+            name = (_signature(session, f) or f.function) if params else f.function
+            text = f"{stem}!{name}" + (f"+0x{f.offset:x}" if f.offset else "")
         else:
             text = f"{stem}+0x{f.offset:x}"
     if source and f.source_file:
         text += f" [{f.source_file} @ {f.source_line}]"
     return text
+
+
+def _signature(session: Session, f: Frame) -> str | None:
+    """The frame function's name with its parameter list, from the module's PDB."""
+    from dumplib._exc import DumpError
+
+    if f.module is None:
+        return None
+    try:
+        pdb = session.resolver.module_symbols(f.module).pdb
+        fn = pdb.function_at(f.lookup_address - f.module.base) if pdb is not None else None
+    except DumpError:
+        return None
+    if fn is None or fn.name != f.function or "(" not in fn.signature:
+        return None
+    return fn.signature
 
 
 def _frame_row(session: Session, stack: Stack, i: int, opts: str) -> str:
@@ -178,7 +197,7 @@ def _frame_row(session: Session, stack: Stack, i: int, opts: str) -> str:
         row += f": {words} : " if wide else f"{words} "
     elif wide:
         row += "    "
-    return row + call_site(session, f)
+    return row + call_site(session, f, params="p" in opts)
 
 
 def stack_header(session: Session, opts: str) -> str:
@@ -208,8 +227,9 @@ def k(session: Session, args: str, opts: str = "") -> Output:
     thread's stack, innermost first: Child-SP, return address, call site.
 
     ``n`` numbers the frames, ``b``/``v`` add the first four stack words of each
-    frame (x64: its home area), ``p`` adds the source file and line (always shown
-    when known). A number after the command limits the frames shown.
+    frame (x64: its home area), ``p`` the parameter types a PDB gives (not their
+    values). Source file and line are shown when known. A number after the
+    command limits the frames shown.
     """
     stack = session.stack()
     count = len(stack.frames)
