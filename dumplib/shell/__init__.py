@@ -26,8 +26,9 @@ Where the output differs from WinDbg's:
 - ``k`` always appends ``[file @ line]`` when line records exist; ``kp`` shows the
   parameter types a PDB's decorated name gives but not the parameters' names or
   values, and ``kv`` prints what ``kb`` prints (no FPO/trap-frame notes).
-- ``r`` omits the effective-address annotation (``ds:...=????????``) after the
-  instruction; ``.frame N`` followed by ``r`` shows the frame's recovered registers.
+- ``r`` adds the effective-address annotation (``ds:...=????????``) only for the
+  faulting instruction after ``.ecxr``; ``.frame N`` followed by ``r`` shows the
+  frame's recovered registers.
 - ``lm``'s symbol status is ``(deferred)`` until a command used the module's symbols
   (or ``.reload /f``), then ``(pdb symbols)``, ``(breakpad symbols)``,
   ``(export symbols)`` or ``(no symbols)`` -- never ``(private pdb symbols)``.

@@ -7,6 +7,7 @@ exception's after ``.ecxr``, or a CONTEXT record read from memory after
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -108,9 +109,33 @@ def _current_instruction(session: Session, regs: Mapping[str, int]) -> list[str]
     from dumplib.shell.code import instruction_lines
 
     try:
-        return [f"{session.symbol(ip)}:", *instruction_lines(session, ip, 1)]
+        lines = instruction_lines(session, ip, 1)
     except ShellError:
         return [f"{session.symbol(ip)}:"]
+    note = _effective_address(session, ip, lines[0])
+    return [f"{session.symbol(ip)}:", lines[0] + note]
+
+
+_OPERAND_SIZE = {"byte ptr": 1, "word ptr": 2, "dword ptr": 4, "qword ptr": 8}
+
+
+def _effective_address(session: Session, ip: int, line: str) -> str:
+    """`` ds:ADDRESS=VALUE`` for the faulting instruction's memory operand, as WinDbg ends
+    the instruction line of ``r`` (``????????`` when the dump lacks the bytes); '' for
+    other instructions or scopes."""
+    exc = session.dump.exception
+    ctx = exc.context if exc is not None else None
+    if session.context_label != "exception" or ctx is None or ctx.ip != ip:
+        return ""
+    m = re.search(r"\b(byte|word|dword|qword) ptr\b", line)
+    size = _OPERAND_SIZE[m.group(1) + " ptr"] if m else None
+    why = session.dump.explain_fault(session.symbols)
+    if size is None or why is None or why.address is None:
+        return ""
+    data = session.dump.memory.try_read(why.address, size)
+    value = "??" * size if data is None else f"{int.from_bytes(data, 'little'):0{2 * size}x}"
+    seg = "ss" if re.search(r"\[(?:r|e)?(?:sp|bp)\b", line) else "ds"
+    return f" {seg}:{session.addr(why.address)}={value}"
 
 
 def registers_output(session: Session, args: str) -> Output:
