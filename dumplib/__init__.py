@@ -107,3 +107,7 @@ def _register_with_ipython() -> None:
 
 
 _register_with_ipython()
+
+# ``dumplib.shell.run(dump, "kv")`` without importing the subpackage first; cheap:
+# the shell's commands load on their first run.
+from dumplib import shell as shell  # noqa: E402

@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "dumplib.cli.registers",
     "dumplib.cli.mem",
     "dumplib.cli.handles",
+    "dumplib.cli.shell",
 ]
 
 
