@@ -1,7 +1,10 @@
 """The stack walker: every thread, frame by frame, each frame with how it was found.
 
-:class:`StackWalker` walks threads of one dump. For each frame it tries, in
-order:
+:class:`StackWalker` is the CPU-agnostic driver. Each CPU has its own module
+(:mod:`dumplib.unwind.amd64`, :mod:`dumplib.unwind.x86`) exposing one
+``step`` function for the unwind-data rung of the ladder; the driver adds the
+frame pointer and validated scanning, checks every caller and ends the walk.
+For each frame it tries, in order:
 
 AMD64
     1. a frame in ``ntdll!KiUserExceptionDispatcher``: the CONTEXT the kernel
@@ -40,18 +43,18 @@ from dataclasses import dataclass, field
 
 from dumplib._exc import DumpError, MemoryNotInDump
 from dumplib.format.constants import Arch
-from dumplib.format.context import AMD64_CONTEXT_SIZE, Context, parse_context
+from dumplib.format.context import Context
 from dumplib.model.dump import DumpFile
 from dumplib.model.objects import Module, Thread
-from dumplib.pe.image import PeImage
 from dumplib.pe.layout import MemoryLayout
 from dumplib.pe.unwind import FunctionTable, RuntimeFunction, UnwindInfo, parse_unwind_info
-from dumplib.symbols.breakpad import BreakpadSymbols, StackWinType
+from dumplib.symbols.breakpad import BreakpadSymbols
 from dumplib.symbols.resolver import SymbolResolver
-from dumplib.unwind.amd64 import virtual_unwind
+from dumplib.unwind import amd64, x86
 from dumplib.unwind.disasm import follows_call
 from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
-from dumplib.unwind.postfix import PostfixError, evaluate_expression, run_program
+from dumplib.unwind.postfix import PostfixError, evaluate_expression
+from dumplib.unwind.state import FrameSymbol, ModuleUnwind, StepResult, WalkState, root_begin
 
 __all__ = [
     "DEFAULT_MAX_FRAMES",
@@ -84,32 +87,9 @@ _X86_NONVOLATILE = ("ebx", "ebp", "esi", "edi")
 _IMAGE_SCN_CNT_CODE = 0x20
 _IMAGE_SCN_MEM_EXECUTE = 0x20000000
 _PAGE_EXECUTE_ANY = 0x10 | 0x20 | 0x40 | 0x80
-_CONTEXT_AMD64 = 0x100000
 _THREAD_START_FUNCTIONS = frozenset(
     {"RtlUserThreadStart", "RtlpUserThreadStart", "BaseProcessStart", "BaseThreadStart"}
 )
-_DISPATCHER = "KiUserExceptionDispatcher"
-
-
-@dataclass(slots=True)
-class ModuleUnwind:
-    """What the walker knows about one module (found once per walker).
-
-    Attributes:
-        module: the module.
-        image: its PE image (from the dump's memory, else the symbol path), or None.
-        table: the image's RUNTIME_FUNCTIONs (AMD64 with .pdata), or None.
-        breakpad: the module's breakpad .sym (STACK CFI / STACK WIN), or None.
-        code_ranges: absolute ranges of its executable sections, or None when unknown.
-        chains: UNWIND_INFO chains decoded so far, by RUNTIME_FUNCTION begin RVA.
-    """
-
-    module: Module
-    image: PeImage | None = None
-    table: FunctionTable | None = None
-    breakpad: BreakpadSymbols | None = None
-    code_ranges: list[tuple[int, int]] | None = None
-    chains: dict[int, tuple[UnwindInfo, ...] | None] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -122,24 +102,6 @@ class _DynamicTable:
     table: FunctionTable
     layout: MemoryLayout
     chains: dict[int, tuple[UnwindInfo, ...] | None] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class FrameSymbol:
-    """What names one lookup address.
-
-    Attributes:
-        module: the module holding it, or None.
-        function: the function (PDB, .sym or export), or None.
-        offset: from the function start, else from the module base, else the address.
-        file, line: source position when line records exist.
-    """
-
-    module: Module | None
-    function: str | None
-    offset: int
-    file: str | None
-    line: int | None
 
 
 class StackWalker:
@@ -388,7 +350,7 @@ class StackWalker:
         if rf is None:
             return True
         chain = self._chain(mu, rf)
-        begin = _root(rf, chain) if chain else rf.begin
+        begin = root_begin(rf, chain) if chain else rf.begin
         return begin <= start_rva
 
     # -- walking ----------------------------------------------------------------------
@@ -474,7 +436,7 @@ class StackWalker:
                 f"0x{rng[0]:x}-0x{rng[0] + rng[1]:x}; its stack was scanned instead"
             )
             lo, hi = rng[0], rng[0] + rng[1]
-            found = self._recover_start(_WalkState(lo, hi))
+            found = self._recover_start(WalkState(lo, hi))
             if found is None:
                 return Stack(thread.id, (), StackStatus.LOST, tuple(notes))
             ip, sp = found
@@ -483,7 +445,7 @@ class StackWalker:
             trust, exact = Trust.SCAN, False
         seen: set[tuple[int, int]] = set()
         status = StackStatus.LOST
-        state = _WalkState(lo, hi)
+        state = WalkState(lo, hi)
         keep = _AMD64_NONVOLATILE if self.bits == 64 else _X86_NONVOLATILE
         while True:
             lookup = ip if exact else ip - 1
@@ -521,7 +483,7 @@ class StackWalker:
             ip, sp = new_ip, new_sp
         return Stack(thread.id, tuple(frames), status, tuple(notes))
 
-    def _recover_start(self, state: _WalkState) -> tuple[int, int] | None:
+    def _recover_start(self, state: WalkState) -> tuple[int, int] | None:
         """Find where to start walking a stack whose context is unusable.
 
         Candidates are validated return addresses, from the lowest stack
@@ -562,7 +524,7 @@ class StackWalker:
     # -- one step ---------------------------------------------------------------------
 
     def _accept(
-        self, new: dict[str, int], sp: int, state: _WalkState, *, check_ip: bool = True
+        self, new: dict[str, int], sp: int, state: WalkState, *, check_ip: bool = True
     ) -> bool:
         spn, ipn = ("rsp", "rip") if self.bits == 64 else ("esp", "eip")
         new_sp, new_ip = new.get(spn, 0), new.get(ipn, 0)
@@ -579,17 +541,14 @@ class StackWalker:
         sp: int,
         exact: bool,
         sym: FrameSymbol,
-        state: _WalkState,
+        state: WalkState,
         notes: list[str],
         *,
         first: bool,
         cfi_only: bool = False,
-    ) -> tuple[dict[str, int], Trust, bool] | None:
+    ) -> StepResult | None:
         lookup = ip if exact else ip - 1
-        if self.bits == 64:
-            found = self._step_amd64(regs, ip, sp, lookup, sym, state, notes)
-        else:
-            found = self._step_x86(regs, sp, lookup, sym, state, notes)
+        found = _STEPS[self.arch](self, regs, ip, sp, lookup, sym, state, notes)
         if found is not None or cfi_only:
             return found
         if sym.function in _THREAD_START_FUNCTIONS and not first:
@@ -602,98 +561,8 @@ class StackWalker:
             return new, Trust.SCAN, False
         return None
 
-    def _step_amd64(
-        self,
-        regs: dict[str, int],
-        ip: int,
-        sp: int,
-        lookup: int,
-        sym: FrameSymbol,
-        state: _WalkState,
-        notes: list[str],
-    ) -> tuple[dict[str, int], Trust, bool] | None:
-        module = sym.module
-        if sym.function == _DISPATCHER and module is not None:
-            pushed = self._pushed_context(sp, state)
-            if pushed is not None:
-                return pushed, Trust.CONTEXT, True
-        entry: tuple[int, RuntimeFunction, tuple[UnwindInfo, ...]] | None = None
-        mu = self.module_unwind(module) if module is not None else None
-        leaf = False
-        if mu is not None and mu.table is not None:
-            rf = mu.table.function_for(lookup - module.base)  # type: ignore[union-attr]
-            if rf is not None:
-                chain = self._chain(mu, rf)
-                if chain:
-                    entry = (mu.module.base, rf, chain)
-            else:
-                leaf = True
-        if entry is None and not leaf:
-            entry = self._dynamic_entry(lookup)
-        new: dict[str, int] | None = None
-        machine = False
-        if entry is not None:
-            base, rf, chain = entry
-            new = dict(regs)
-            try:
-                own = None
-                if mu is not None and mu.table is not None:
-                    own = self._own_code(mu, _root(rf, chain))
-                machine = virtual_unwind(
-                    new, ip, base, rf, chain, self.memory.read_u64, self.memory.read, self.code,
-                    own,
-                )
-            except MemoryNotInDump as exc:
-                notes.append(f"unwind of 0x{ip:x} needs memory not in the dump: {exc}")
-                new = None
-        elif leaf:
-            try:
-                new = dict(regs)
-                new["rip"] = self.memory.read_u64(sp)
-                new["rsp"] = sp + 8
-            except MemoryNotInDump:
-                new = None
-        if new is not None and self._accept(new, sp, state):
-            return new, Trust.CFI, machine
-        if mu is not None and mu.breakpad is not None and module is not None:
-            cfi = self._step_cfi(mu.breakpad, lookup - module.base, regs, sp, state)
-            if cfi is not None:
-                return cfi, Trust.CFI, False
-        return None
-
-    def _own_code(self, mu: ModuleUnwind, root: int) -> Callable[[int], bool]:
-        """A predicate: is an address code of the function whose primary entry is at ``root``."""
-        base = mu.module.base
-
-        def own(address: int) -> bool:
-            if mu.table is None:
-                return False
-            other = mu.table.function_for(address - base)
-            if other is None:
-                return False
-            chain = self._chain(mu, other)
-            return chain is not None and _root(other, chain) == root
-
-        return own
-
-    def _pushed_context(self, sp: int, state: _WalkState) -> dict[str, int] | None:
-        """The CONTEXT KiUserExceptionDispatcher received (at its rsp), when it looks valid."""
-        data = self.memory.try_read(sp, AMD64_CONTEXT_SIZE)
-        if data is None:
-            return None
-        try:
-            ctx = parse_context(Arch.AMD64, data)
-        except DumpError:
-            return None
-        if not ctx.flags & _CONTEXT_AMD64:
-            return None
-        new = ctx.as_dict()
-        if not (sp < new["rsp"] <= state.hi + 8) or not self._is_code(new["rip"]):
-            return None
-        return new
-
     def _step_cfi(
-        self, bp: BreakpadSymbols, rva: int, regs: dict[str, int], sp: int, state: _WalkState
+        self, bp: BreakpadSymbols, rva: int, regs: dict[str, int], sp: int, state: WalkState
     ) -> dict[str, int] | None:
         try:
             rules = bp.cfi_rules(rva)
@@ -720,86 +589,8 @@ class StackWalker:
         new["rsp" if self.bits == 64 else "esp"] = cfa
         return new if self._accept(new, sp, state) else None
 
-    def _step_x86(
-        self,
-        regs: dict[str, int],
-        sp: int,
-        lookup: int,
-        sym: FrameSymbol,
-        state: _WalkState,
-        notes: list[str],
-    ) -> tuple[dict[str, int], Trust, bool] | None:
-        module = sym.module
-        callee_params = state.callee_params
-        state.callee_params = 0
-        if module is None:
-            return None
-        mu = self.module_unwind(module)
-        bp = mu.breakpad
-        if bp is None:
-            return None
-        rva = lookup - module.base
-        try:
-            record = bp.stack_win_at(rva)
-        except DumpError:
-            record = None
-        if record is not None:
-            new = self._stack_win(record, regs, sp, callee_params, state)
-            if new is not None:
-                state.callee_params = record.parameter_size
-                return new, Trust.CFI, False
-        cfi = self._step_cfi(bp, rva, regs, sp, state)
-        if cfi is not None:
-            return cfi, Trust.CFI, False
-        return None
-
-    def _stack_win(
-        self, record: object, regs: dict[str, int], sp: int, callee_params: int,
-        state: _WalkState,
-    ) -> dict[str, int] | None:
-        from dumplib.symbols.breakpad import StackWinRecord
-
-        assert isinstance(record, StackWinRecord)
-        ra_search = sp + callee_params + record.local_size + record.saved_register_size
-        variables: dict[str, int] = {f"${k}": v for k, v in regs.items() if k[0] == "e"}
-        variables.update({
-            ".cbCalleeParams": callee_params,
-            ".cbSavedRegs": record.saved_register_size,
-            ".cbLocals": record.local_size,
-            ".cbParams": record.parameter_size,
-            ".raSearchStart": ra_search,
-            ".raSearch": ra_search,
-        })
-        program = record.program_string
-        if program is None or int(record.type) == StackWinType.FPO:
-            if record.allocates_base_pointer:
-                program = (
-                    "$eip .raSearchStart ^ = $esp .raSearchStart 4 + = "
-                    "$ebp $esp .cbCalleeParams + .cbSavedRegs + 8 - ^ ="
-                )
-            else:
-                program = "$eip .raSearchStart ^ = $esp .raSearchStart 4 + = $ebp $ebp ="
-        try:
-            run_program(program, variables, self.memory.read_u32, bits=32)
-        except PostfixError:
-            return None
-        if "$eip" not in variables or "$esp" not in variables:
-            return None
-        new = dict(regs)
-        for name in ("eip", "esp", "ebp", "ebx", "esi", "edi"):
-            if f"${name}" in variables:
-                new[name] = variables[f"${name}"]
-        if not self._is_return_address(new["eip"]) and new["eip"] != 0:
-            # the program's return-address slot was wrong: search from .raSearchStart
-            found = self._scan_from(ra_search + 4, state, 64)
-            if found is None:
-                return None
-            new["eip"], slot = found
-            new["esp"] = slot + 4
-        return new if self._accept(new, sp, state, check_ip=False) else None
-
     def _frame_pointer(
-        self, regs: dict[str, int], sp: int, state: _WalkState
+        self, regs: dict[str, int], sp: int, state: WalkState
     ) -> dict[str, int] | None:
         width = self.bits // 8
         fpn, ipn, spn = ("rbp", "rip", "rsp") if width == 8 else ("ebp", "eip", "esp")
@@ -825,7 +616,7 @@ class StackWalker:
         new[fpn], new[ipn], new[spn] = saved_fp, ret, new_sp
         return new
 
-    def _scan_from(self, start: int, state: _WalkState, words: int) -> tuple[int, int] | None:
+    def _scan_from(self, start: int, state: WalkState, words: int) -> tuple[int, int] | None:
         width = self.bits // 8
         addr = start + (-start) % width
         end = min(state.hi, addr + words * width)
@@ -839,7 +630,7 @@ class StackWalker:
         return None
 
     def _scan(
-        self, regs: dict[str, int], sp: int, state: _WalkState, words: int
+        self, regs: dict[str, int], sp: int, state: WalkState, words: int
     ) -> dict[str, int] | None:
         width = self.bits // 8
         ipn, spn = ("rip", "rsp") if width == 8 else ("eip", "esp")
@@ -852,17 +643,8 @@ class StackWalker:
         return new if new[spn] > sp else None
 
 
-def _root(rf: RuntimeFunction, chain: Sequence[UnwindInfo]) -> int:
-    """The begin RVA of the primary entry a (possibly chained) function entry belongs to."""
-    begin = rf.begin
-    for info in chain:
-        if info.chained is not None:
-            begin = info.chained.begin
-    return begin
-
-
-@dataclass(slots=True)
-class _WalkState:
-    lo: int
-    hi: int
-    callee_params: int = 0
+#: Each CPU's unwind-data step; the driver adds frame pointer and scanning.
+_STEPS: dict[Arch, Callable[..., StepResult | None]] = {
+    Arch.AMD64: amd64.step,
+    Arch.X86: x86.step,
+}
