@@ -483,6 +483,10 @@ class SymbolResolver:
         if out.pdb_identity is not None:
             self._find_pdb(out.pdb_identity, out)
             self._find_sym(out.pdb_identity, out)
+        else:  # ELF build id: breakpad's debug_file/debug_id/debug_file.sym
+            elf = getattr(module, "breakpad_identity", None)
+            if elf is not None:
+                self._find_sym(elf, out)
         chain: list[Symbolizer] = []
         if out.pdb is not None:
             chain.append(_Guarded(PdbSymbolizer(out.pdb), f"PDB {out.pdb_path}", out.errors))

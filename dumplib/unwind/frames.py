@@ -50,6 +50,9 @@ class StackStatus(str, enum.Enum):
     """No method could find a caller, or the walk left the stack."""
     NO_CONTEXT = "no_context"
     """The thread had no usable register context."""
+    DUMP_WRITER = "dump_writer"
+    """The thread wrote the dump (BreakpadInfo): its stack is the crash handler's
+    own, so it is not walked (minidump-stackwalk does the same)."""
 
     def __str__(self) -> str:
         return self.value

@@ -412,6 +412,10 @@ class StackWalker:
         if self.arch not in (Arch.AMD64, Arch.X86):
             return Stack(thread.id, (), StackStatus.NO_CONTEXT,
                          (f"no stack walker for {self.arch.value}",))
+        if context is None and self._dump_writer() == thread.id:
+            return Stack(thread.id, (), StackStatus.DUMP_WRITER, (
+                f"thread {thread.id} wrote the dump (BreakpadInfo); its stack is the "
+                "handler's own and was not walked",))
         if context is None:
             try:
                 context = self.start_context(thread, from_exception=from_exception)
@@ -482,6 +486,11 @@ class StackWalker:
             regs[ipn], regs[spn] = new_ip, new_sp
             ip, sp = new_ip, new_sp
         return Stack(thread.id, tuple(frames), status, tuple(notes))
+
+    def _dump_writer(self) -> int | None:
+        """The id of the thread that wrote the dump (BreakpadInfo), or None."""
+        info = self.dump.vendor.breakpad_info
+        return info.dump_thread_id if info is not None else None
 
     def _recover_start(self, state: WalkState) -> tuple[int, int] | None:
         """Find where to start walking a stack whose context is unusable.
