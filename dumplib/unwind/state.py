@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from dumplib.model.objects import Module
 from dumplib.pe.image import PeImage
 from dumplib.pe.unwind import FunctionTable, RuntimeFunction, UnwindInfo
+from dumplib.symbols.base import InlineFrame
 from dumplib.symbols.breakpad import BreakpadSymbols
 from dumplib.unwind.frames import Trust
 
@@ -56,6 +57,7 @@ class FrameSymbol:
         function: the function (PDB, .sym or export), or None.
         offset: from the function start, else from the module base, else the address.
         file, line: source position when line records exist.
+        inlines: calls inlined at the address, outermost first.
     """
 
     module: Module | None
@@ -63,6 +65,7 @@ class FrameSymbol:
     offset: int
     file: str | None
     line: int | None
+    inlines: tuple[InlineFrame, ...] = ()
 
 
 def root_begin(rf: RuntimeFunction, chain: Sequence[UnwindInfo]) -> int:

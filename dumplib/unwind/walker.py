@@ -335,6 +335,7 @@ class StackWalker:
                 sym.function = info.function
                 sym.offset = address - module.base - info.start_rva
                 sym.file, sym.line = info.file, info.line
+                sym.inlines = info.inlines
         self._syms[address] = sym
         return sym
 
@@ -459,7 +460,7 @@ class StackWalker:
                 offset += ip - lookup
             frames.append(Frame(
                 len(frames), ip, sp, trust, sym.module, sym.function, offset,
-                sym.file, sym.line, regs if frames else dict(context),
+                sym.file, sym.line, regs if frames else dict(context), sym.inlines,
             ))
             if len(frames) >= max_frames:
                 status = StackStatus.TRUNCATED
