@@ -39,12 +39,20 @@ from dumplib.format.constants import Arch
 from dumplib.format.context import AMD64_CONTEXT_SIZE, parse_context
 from dumplib.pe.unwind import RuntimeFunction, UnwindInfo, UnwindOp
 from dumplib.unwind.frames import Trust
-from dumplib.unwind.state import FrameSymbol, ModuleUnwind, StepResult, WalkState, root_begin
+from dumplib.unwind.state import (
+    CpuRegisters,
+    FrameSymbol,
+    ModuleUnwind,
+    StepResult,
+    WalkState,
+    root_begin,
+)
 
 if TYPE_CHECKING:
     from dumplib.unwind.walker import StackWalker
 
 __all__ = [
+    "REGISTERS",
     "REGISTER_NAMES",
     "Epilogue",
     "parse_epilogue",
@@ -52,6 +60,13 @@ __all__ = [
     "virtual_unwind",
 ]
 
+#: x64 registers for the driver: callee-saved ones per the Windows x64 ABI.
+REGISTERS = CpuRegisters(
+    "rip", "rsp", "rbp",
+    ("rbx", "rbp", "rsi", "rdi", "r12", "r13", "r14", "r15",
+     *(f"xmm{i}" for i in range(6, 16))),
+    64,
+)
 _CONTEXT_AMD64 = 0x100000
 _DISPATCHER = "KiUserExceptionDispatcher"
 

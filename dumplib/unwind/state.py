@@ -21,10 +21,33 @@ from dumplib.symbols.base import InlineFrame
 from dumplib.symbols.breakpad import BreakpadSymbols
 from dumplib.unwind.frames import Trust
 
-__all__ = ["FrameSymbol", "ModuleUnwind", "StepResult", "WalkState", "root_begin"]
+__all__ = [
+    "CpuRegisters", "FrameSymbol", "ModuleUnwind", "StepResult", "WalkState", "root_begin",
+]
 
 #: A step's answer: the caller's registers, their trust, and whether the ip is exact.
 StepResult = tuple[dict[str, int], Trust, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class CpuRegisters:
+    """What the CPU-agnostic driver needs to know of a CPU's registers.
+
+    Attributes:
+        ip, sp, fp: the names of the instruction, stack and frame pointers in a
+            :class:`~dumplib.format.context.Context`.
+        nonvolatile: registers a callee preserves, carried into the caller's frame.
+        bits: the pointer size in bits.
+        cfi_aliases: breakpad ``STACK CFI`` register names that the context
+            calls otherwise (ARM64's ``x29`` is ``fp``).
+    """
+
+    ip: str
+    sp: str
+    fp: str
+    nonvolatile: tuple[str, ...]
+    bits: int
+    cfi_aliases: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)

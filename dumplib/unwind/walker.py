@@ -50,11 +50,18 @@ from dumplib.pe.layout import MemoryLayout
 from dumplib.pe.unwind import FunctionTable, RuntimeFunction, UnwindInfo, parse_unwind_info
 from dumplib.symbols.breakpad import BreakpadSymbols
 from dumplib.symbols.resolver import SymbolResolver
-from dumplib.unwind import amd64, x86
+from dumplib.unwind import amd64, arm64, x86
 from dumplib.unwind.disasm import follows_call
 from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
 from dumplib.unwind.postfix import PostfixError, evaluate_expression
-from dumplib.unwind.state import FrameSymbol, ModuleUnwind, StepResult, WalkState, root_begin
+from dumplib.unwind.state import (
+    CpuRegisters,
+    FrameSymbol,
+    ModuleUnwind,
+    StepResult,
+    WalkState,
+    root_begin,
+)
 
 __all__ = [
     "DEFAULT_MAX_FRAMES",
@@ -79,11 +86,6 @@ MAX_RECOVERY_CANDIDATES = 512
 #: Longest chained-unwind-info chain followed in a dynamic function table.
 MAX_DYNAMIC_CHAIN = 32
 
-_AMD64_NONVOLATILE = (
-    "rbx", "rbp", "rsi", "rdi", "r12", "r13", "r14", "r15",
-    *(f"xmm{i}" for i in range(6, 16)),
-)
-_X86_NONVOLATILE = ("ebx", "ebp", "esi", "edi")
 _IMAGE_SCN_CNT_CODE = 0x20
 _IMAGE_SCN_MEM_EXECUTE = 0x20000000
 _PAGE_EXECUTE_ANY = 0x10 | 0x20 | 0x40 | 0x80
@@ -128,7 +130,11 @@ class StackWalker:
         self.arch = dump.system.arch
         self.memory = dump.memory
         self.modules = dump.modules
-        self.bits = 32 if self.arch is Arch.X86 else 64
+        cpu = _CPUS.get(self.arch)
+        self.cpu: CpuRegisters | None = cpu[1] if cpu is not None else None
+        self.bits = self.cpu.bits if self.cpu is not None else 64
+        self.ipn, self.spn, self.fpn = (
+            (self.cpu.ip, self.cpu.sp, self.cpu.fp) if self.cpu else ("rip", "rsp", "rbp"))
         self.resolver = resolver or SymbolResolver(
             [os.fspath(s) for s in symbols or ()], memory=self.memory.read
         )
@@ -309,6 +315,8 @@ class StackWalker:
                     break
         if not before:
             return self.modules.find(address) is not None  # no code bytes: module memory only
+        if self.arch is Arch.ARM64:
+            return arm64.follows_call(before)
         return follows_call(before, address, bits=self.bits)
 
     # -- symbols ----------------------------------------------------------------------
@@ -410,7 +418,7 @@ class StackWalker:
             stack with status NO_CONTEXT.
         """
         notes: list[str] = []
-        if self.arch not in (Arch.AMD64, Arch.X86):
+        if self.arch not in _CPUS:
             return Stack(thread.id, (), StackStatus.NO_CONTEXT,
                          (f"no stack walker for {self.arch.value}",))
         if context is None and self._dump_writer() == thread.id:
@@ -422,7 +430,7 @@ class StackWalker:
                 context = self.start_context(thread, from_exception=from_exception)
             except DumpError as exc:
                 return Stack(thread.id, (), StackStatus.NO_CONTEXT, (str(exc),))
-        ipn, spn = ("rip", "rsp") if self.bits == 64 else ("eip", "esp")
+        ipn, spn = self.ipn, self.spn
         try:
             regs = {k: int(v) for k, v in context.items()}
             ip, sp = regs[ipn], regs[spn]
@@ -451,7 +459,7 @@ class StackWalker:
         seen: set[tuple[int, int]] = set()
         status = StackStatus.LOST
         state = WalkState(lo, hi)
-        keep = _AMD64_NONVOLATILE if self.bits == 64 else _X86_NONVOLATILE
+        keep = self.cpu.nonvolatile if self.cpu is not None else ()
         while True:
             lookup = ip if exact else ip - 1
             sym = self.symbolize(lookup)
@@ -505,7 +513,7 @@ class StackWalker:
             ``(ip, sp)`` of the frame to start from, or None.
         """
         width = self.bits // 8
-        ipn, spn = ("rip", "rsp") if width == 8 else ("eip", "esp")
+        ipn, spn = self.ipn, self.spn
         at = state.lo
         fallback: tuple[int, int] | None = None
         for _ in range(MAX_RECOVERY_CANDIDATES):
@@ -536,11 +544,14 @@ class StackWalker:
     def _accept(
         self, new: dict[str, int], sp: int, state: WalkState, *, check_ip: bool = True
     ) -> bool:
-        spn, ipn = ("rsp", "rip") if self.bits == 64 else ("esp", "eip")
+        spn, ipn = self.spn, self.ipn
         new_sp, new_ip = new.get(spn, 0), new.get(ipn, 0)
         if new_ip == 0:
             return new_sp > sp
-        if not sp < new_sp <= state.hi + 8:
+        # On ARM a leaf keeps its return address in lr and need not move sp: the
+        # caller may share the callee's sp (the walk's (ip, sp) set stops cycles).
+        low_ok = sp <= new_sp if self.arch is Arch.ARM64 else sp < new_sp
+        if not (low_ok and new_sp <= state.hi + 8):
             return False
         return not check_ip or self._is_code(new_ip)
 
@@ -558,7 +569,7 @@ class StackWalker:
         cfi_only: bool = False,
     ) -> StepResult | None:
         lookup = ip if exact else ip - 1
-        found = _STEPS[self.arch](self, regs, ip, sp, lookup, sym, state, notes)
+        found = _CPUS[self.arch][0](self, regs, ip, sp, lookup, sym, state, notes)
         if found is not None or cfi_only:
             return found
         if sym.function in _THREAD_START_FUNCTIONS and not first:
@@ -581,6 +592,12 @@ class StackWalker:
         if rules is None or ".cfa" not in rules.rules or ".ra" not in rules.rules:
             return None
         variables: dict[str, int] = {f"${k}": v for k, v in regs.items()}
+        aliases = self.cpu.cfi_aliases if self.cpu is not None else ()
+        if aliases:  # ARM .sym files name registers without '$' (x29, sp, pc)
+            variables.update(regs)
+            for cfi_name, name in aliases:
+                if name in regs:
+                    variables[f"${cfi_name}"] = variables[cfi_name] = regs[name]
         try:
             cfa = evaluate_expression(rules.rules[".cfa"], variables, self._read_ptr,
                                       bits=self.bits)
@@ -591,19 +608,20 @@ class StackWalker:
                     continue
                 value = evaluate_expression(expr, variables, self._read_ptr, bits=self.bits)
                 if name == ".ra":
-                    new["rip" if self.bits == 64 else "eip"] = value
-                elif name.startswith("$"):
-                    new[name[1:]] = value
+                    new[self.ipn] = value
+                elif name.startswith("$") or not name.startswith("."):
+                    reg = name.lstrip("$")
+                    new[dict(aliases).get(reg, reg)] = value
         except PostfixError:
             return None
-        new["rsp" if self.bits == 64 else "esp"] = cfa
+        new[self.spn] = cfa
         return new if self._accept(new, sp, state) else None
 
     def _frame_pointer(
         self, regs: dict[str, int], sp: int, state: WalkState
     ) -> dict[str, int] | None:
         width = self.bits // 8
-        fpn, ipn, spn = ("rbp", "rip", "rsp") if width == 8 else ("ebp", "eip", "esp")
+        fpn, ipn, spn = self.fpn, self.ipn, self.spn
         fp = regs.get(fpn)
         if fp is None or not sp <= fp < state.hi or fp % width:
             return None
@@ -643,7 +661,7 @@ class StackWalker:
         self, regs: dict[str, int], sp: int, state: WalkState, words: int
     ) -> dict[str, int] | None:
         width = self.bits // 8
-        ipn, spn = ("rip", "rsp") if width == 8 else ("eip", "esp")
+        ipn, spn = self.ipn, self.spn
         found = self._scan_from(sp, state, words)
         if found is None:
             return None
@@ -653,8 +671,9 @@ class StackWalker:
         return new if new[spn] > sp else None
 
 
-#: Each CPU's unwind-data step; the driver adds frame pointer and scanning.
-_STEPS: dict[Arch, Callable[..., StepResult | None]] = {
-    Arch.AMD64: amd64.step,
-    Arch.X86: x86.step,
+#: Each CPU's unwind-data step and registers; the driver adds frame pointer and scanning.
+_CPUS: dict[Arch, tuple[Callable[..., StepResult | None], CpuRegisters]] = {
+    Arch.AMD64: (amd64.step, amd64.REGISTERS),
+    Arch.X86: (x86.step, x86.REGISTERS),
+    Arch.ARM64: (arm64.step, arm64.REGISTERS),
 }

@@ -19,12 +19,15 @@ from dumplib._exc import DumpError
 from dumplib.symbols.breakpad import StackWinRecord, StackWinType
 from dumplib.unwind.frames import Trust
 from dumplib.unwind.postfix import PostfixError, run_program
-from dumplib.unwind.state import FrameSymbol, StepResult, WalkState
+from dumplib.unwind.state import CpuRegisters, FrameSymbol, StepResult, WalkState
 
 if TYPE_CHECKING:
     from dumplib.unwind.walker import StackWalker
 
-__all__ = ["step"]
+__all__ = ["REGISTERS", "step"]
+
+#: x86 registers for the driver: the callee-saved ones of the cdecl/stdcall ABIs.
+REGISTERS = CpuRegisters("eip", "esp", "ebp", ("ebx", "ebp", "esi", "edi"), 32)
 
 
 def step(
