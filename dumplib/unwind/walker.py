@@ -305,6 +305,8 @@ class StackWalker:
         module = self.modules.find(address)
         if module is not None and address == module.base:
             return False  # the CALL would lie before the module's first byte
+        if module is not None and self._in_no_function(module, address - 1):
+            return False
         before = self.code(address - 8, 8)
         if before is None:
             before = b""
@@ -318,6 +320,29 @@ class StackWalker:
         if self.arch is Arch.ARM64:
             return arm64.follows_call(before)
         return follows_call(before, address, bits=self.bits)
+
+    def _in_no_function(self, module: Module, address: int) -> bool:
+        """Whether unwind tables or symbols show that ``address`` lies in no function
+        that can make a call: outside every x64 RUNTIME_FUNCTION of an image with
+        ``.pdata`` (functions without one are leaves and call nothing), or outside
+        every function of a loaded PDB or .sym."""
+        mu = self.module_unwind(module)
+        if mu.table is not None and mu.table.function_for(address - module.base) is None:
+            return True
+        try:
+            found = self.resolver.module_symbols(module)
+        except DumpError:
+            return False
+        if found.pdb is None and found.breakpad is None:
+            return False
+        try:
+            info = self.resolver.lookup(module, address)
+        except DumpError:
+            return False
+        if info is None or info.source not in ("pdb", "breakpad"):
+            return True
+        return info.size is not None and not (
+            info.start_rva <= address - module.base < info.start_rva + max(info.size, 1))
 
     # -- symbols ----------------------------------------------------------------------
 
@@ -668,6 +693,8 @@ class StackWalker:
         ret, slot = found
         new = dict(regs)
         new[ipn], new[spn] = ret, slot + width
+        if self.arch is Arch.X86:
+            x86.frame_pointer_after_scan(self, new, regs, sp, slot, state)
         return new if new[spn] > sp else None
 
 
