@@ -132,3 +132,37 @@ def test_physical_only_and_inline_frames() -> None:
         flat += [(i["function"], i["line"]) for i in f["inlines"] or ()]
         flat.append((f["function"], f["line"]))
     assert [(lf.function, lf.source_line) for lf in logical] == flat
+
+
+def test_pdb_inlinee_lines_become_inline_frames() -> None:
+    """The resolver hands PDB inline sites to the walker as breakpad does: the
+    address's own line, each inlined call with its call site. Checked against
+    Sentry's symbolic (an independent PDB reader) on crash.pdb, which inlines
+    heavily; the logical frames then list symbolic's frames in its order."""
+    pdb_symbolic = pytest.importorskip("tests.test_pdb_symbolic")
+    from dumplib.pdb import PdbFile
+    from dumplib.symbols.resolver import PdbSymbolizer
+    from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
+
+    path = pdb_symbolic.CORPUS / "crash.pdb"
+    _obj, cache = pdb_symbolic._symcache(path)
+    symbolizer = PdbSymbolizer(PdbFile.open(path))
+    checked = 0
+    for row in PdbFile.open(path).line_records[:4000]:
+        info = symbolizer.lookup(row.rva)
+        if not row.size or info is None or not info.inlines:
+            continue
+        theirs = [(pdb_symbolic._base(loc.symbol), loc.line) for loc in cache.lookup(row.rva)]
+        frame = Frame(0, row.rva, 0, Trust.CONTEXT, None, info.function, 0, info.file,
+                      info.line, {}, info.inlines)
+        logical = Stack(1, (frame,), StackStatus.COMPLETE).logical_frames()
+        ours = [(lf.function, lf.source_line) for lf in logical]
+        if ours[-1][0] != theirs[-1][0]:
+            continue  # identical-code folding: another name for the same function
+        assert [line for _f, line in ours] == [line for _f, line in theirs], hex(row.rva)
+        assert [pdb_symbolic._base(f or "") for f, _l in ours[:-1]] == [
+            f for f, _l in theirs[:-1]], hex(row.rva)
+        assert len(Stack(1, (frame,), StackStatus.COMPLETE).logical_frames(
+            physical_only=True)) == 1
+        checked += 1
+    assert checked > 50, checked

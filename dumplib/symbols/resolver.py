@@ -30,7 +30,13 @@ from typing import Protocol, TypeVar
 from dumplib._exc import MemoryNotInDump
 from dumplib.pdb import PdbFile
 from dumplib.pe import ExportTable, PeImage
-from dumplib.symbols.base import ChainSymbolizer, SymbolInfo, Symbolizer, format_location
+from dumplib.symbols.base import (
+    ChainSymbolizer,
+    InlineFrame,
+    SymbolInfo,
+    Symbolizer,
+    format_location,
+)
 from dumplib.symbols.breakpad import (
     BreakpadSymbolizer,
     BreakpadSymbols,
@@ -210,6 +216,14 @@ class PdbSymbolizer:
         found = self.pdb.lookup(rva)
         if found is None:
             return None
+        if found.inlines:
+            # as breakpad has it: the address's own (innermost) line, and each inlined
+            # call with its call site; the function's line is the outermost call site
+            inner = found.inlines[-1]
+            chain = tuple(InlineFrame(f.name, f.depth, f.call_file, f.call_line)
+                          for f in found.inlines)
+            return SymbolInfo(found.name, found.start_rva, found.size, inner.file, inner.line,
+                              "pdb", chain)
         return SymbolInfo(found.name, found.start_rva, found.size, found.file, found.line, "pdb")
 
 
