@@ -178,3 +178,41 @@ def test_corrupt_crashpad_info_is_a_warning_not_an_error() -> None:
     with dumplib.open(b.to_bytes()) as d:
         assert d.vendor.crashpad_info is None
         assert any("CrashpadInfo" in w for w in d.warnings)
+
+
+def test_mac_crash_info_and_boot_args() -> None:
+    """MozMacosCrashInfo as Mozilla's writer lays it out (a header of 20 location
+    descriptors; a version-5 record of five u64 fields, then five C strings at
+    record_start_size) and MozMacosBootargs (an RVA64 of a MINIDUMP_STRING)."""
+    b = DumpBuilder("amd64", platform_id=0x8101, os_version=(11, 6, 7))
+    start = 40
+    strings = [b"/usr/lib/libobjc.A.dylib", b"BUG IN CLIENT OF LIBOBJC", b"", b"", b"second"]
+    record = struct.pack("<5Q", 0x4D7A0001, 5, 0x1234, 0, 7) + b"\0".join(strings) + b"\0"
+    # the stream: header, then the record right after it (RVA patched in below)
+    header_size = 12 + 8 * 20
+    b.add_raw_stream(0x4D7A0001, b"\0" * header_size + record)
+    b.add_raw_stream(0x4D7A0002, b"\0" * 12)
+    data = bytearray(b.to_bytes())
+    # find the two streams in the directory and fill in their RVAs
+    count, dir_rva = struct.unpack_from("<II", data, 8)
+    entries = {struct.unpack_from("<I", data, dir_rva + 12 * i)[0]:
+               struct.unpack_from("<II", data, dir_rva + 12 * i + 4) for i in range(count)}
+    _size, rva = entries[0x4D7A0001]
+    struct.pack_into("<III", data, rva, 0x4D7A0001, 1, start)
+    struct.pack_into("<II", data, rva + 12, len(record), rva + header_size)
+    text = "debug=0x144".encode("utf-16-le")
+    boot_rva = len(data)
+    data += struct.pack("<I", len(text)) + text
+    _size, brva = entries[0x4D7A0002]
+    struct.pack_into("<IQ", data, brva, 0x4D7A0002, boot_rva)
+    with dumplib.open(bytes(data)) as d:
+        infos = d.vendor.mac_crash_info
+        assert infos is not None and len(infos) == 1
+        info = infos[0]
+        assert (info.version, info.thread, info.dialog_mode, info.abort_cause) == (5, 0x1234, 0, 7)
+        assert info.module_path == "/usr/lib/libobjc.A.dylib"
+        assert info.message == "BUG IN CLIENT OF LIBOBJC" and info.message2 == "second"
+        assert d.vendor.mac_boot_args == "debug=0x144"
+        doc = dumplib.stackwalk_json(d)
+        assert doc["mac_crash_info"]["num_records"] == 1
+        assert doc["mac_boot_args"] == "debug=0x144"
