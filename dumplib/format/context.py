@@ -18,6 +18,7 @@ from dumplib.format.constants import Arch
 __all__ = [
     "AMD64_CONTEXT_SIZE",
     "ARM64_CONTEXT_SIZE",
+    "ARM_CONTEXT_SIZE",
     "X86_CONTEXT_SIZE",
     "Context",
     "parse_context",
@@ -164,17 +165,26 @@ _ARM64_TAIL_NAMES = (
     "wvr1",
 )
 
+#: Breakpad's / crashpad's 32-bit ARM context (MDRawContextARM): context_flags,
+#: r0-r12, sp, lr, pc, cpsr, then the VFP save area (fpscr, d0-d31, 8 extra words).
+ARM_CONTEXT_SIZE: Final = 368
+_ARM_HEAD = struct.Struct("<I16II")
+_ARM_HEAD_NAMES = ("context_flags", *(f"r{i}" for i in range(13)), "sp", "lr", "pc", "cpsr")
+
 #: Shortest record accepted per architecture (x86 without ExtendedRegisters).
 _MINIMUM_SIZE = {
     Arch.AMD64: AMD64_CONTEXT_SIZE,
     Arch.X86: X86_CONTEXT_SIZE_NO_EXT,
     Arch.ARM64: ARM64_CONTEXT_SIZE,
+    Arch.ARM: ARM_CONTEXT_SIZE,
 }
-_LABEL = {Arch.AMD64: "AMD64", Arch.X86: "x86", Arch.ARM64: "ARM64"}
-_IP = {Arch.AMD64: "rip", Arch.X86: "eip", Arch.ARM64: "pc"}
-_SP = {Arch.AMD64: "rsp", Arch.X86: "esp", Arch.ARM64: "sp"}
-_FP = {Arch.AMD64: "rbp", Arch.X86: "ebp", Arch.ARM64: "fp"}
-_ALIASES = {Arch.ARM64: {"x29": "fp", "x30": "lr"}}
+_LABEL = {Arch.AMD64: "AMD64", Arch.X86: "x86", Arch.ARM64: "ARM64", Arch.ARM: "ARM"}
+_IP = {Arch.AMD64: "rip", Arch.X86: "eip", Arch.ARM64: "pc", Arch.ARM: "pc"}
+_SP = {Arch.AMD64: "rsp", Arch.X86: "esp", Arch.ARM64: "sp", Arch.ARM: "sp"}
+_FP = {Arch.AMD64: "rbp", Arch.X86: "ebp", Arch.ARM64: "fp", Arch.ARM: "r11"}
+_ALIASES = {Arch.ARM64: {"x29": "fp", "x30": "lr"},
+            Arch.ARM: {"r13": "sp", "r14": "lr", "r15": "pc", "fp": "r11"}}
+
 
 
 def _u128s(data: bytes | memoryview, offset: int, count: int) -> list[int]:
@@ -288,6 +298,12 @@ def parse_context(arch: Arch, data: bytes | memoryview, *, offset: int | None = 
             for i, v in enumerate(_u128s(data, _X86_EXT + 160, 8)):
                 regs[f"xmm{i}"] = v
         return Context(arch, regs, bytes(data[:keep]))
+    if arch is Arch.ARM:
+        regs = dict(zip(_ARM_HEAD_NAMES, _ARM_HEAD.unpack_from(data, 0), strict=True))
+        regs["fpscr"] = int.from_bytes(data[72:80], "little")
+        for i in range(32):
+            regs[f"d{i}"] = int.from_bytes(data[80 + 8 * i : 88 + 8 * i], "little")
+        return Context(arch, regs, bytes(data[:ARM_CONTEXT_SIZE]))
     regs = dict(zip(_ARM64_HEAD_NAMES, _ARM64_HEAD.unpack_from(data, 0), strict=False))
     for i, v in enumerate(_u128s(data, _ARM64_V_OFFSET, 32)):
         regs[f"v{i}"] = v

@@ -50,7 +50,7 @@ from dumplib.pe.layout import MemoryLayout
 from dumplib.pe.unwind import FunctionTable, RuntimeFunction, UnwindInfo, parse_unwind_info
 from dumplib.symbols.breakpad import BreakpadSymbols
 from dumplib.symbols.resolver import SymbolResolver
-from dumplib.unwind import amd64, arm64, x86
+from dumplib.unwind import amd64, arm, arm64, x86
 from dumplib.unwind.disasm import follows_call
 from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
 from dumplib.unwind.postfix import PostfixError, evaluate_expression
@@ -319,6 +319,8 @@ class StackWalker:
             return self.modules.find(address) is not None  # no code bytes: module memory only
         if self.arch is Arch.ARM64:
             return arm64.follows_call(before)
+        if self.arch is Arch.ARM:
+            return arm.follows_call(self.code, address)
         return follows_call(before, address, bits=self.bits)
 
     def _in_no_function(self, module: Module, address: int) -> bool:
@@ -575,7 +577,7 @@ class StackWalker:
             return new_sp > sp
         # On ARM a leaf keeps its return address in lr and need not move sp: the
         # caller may share the callee's sp (the walk's (ip, sp) set stops cycles).
-        low_ok = sp <= new_sp if self.arch is Arch.ARM64 else sp < new_sp
+        low_ok = sp <= new_sp if self.arch in (Arch.ARM64, Arch.ARM) else sp < new_sp
         if not (low_ok and new_sp <= state.hi + 8):
             return False
         return not check_ip or self._is_code(new_ip)
@@ -703,4 +705,5 @@ _CPUS: dict[Arch, tuple[Callable[..., StepResult | None], CpuRegisters]] = {
     Arch.AMD64: (amd64.step, amd64.REGISTERS),
     Arch.X86: (x86.step, x86.REGISTERS),
     Arch.ARM64: (arm64.step, arm64.REGISTERS),
+    Arch.ARM: (arm.step, arm.REGISTERS),
 }
