@@ -2,7 +2,8 @@
 
 :func:`step` is the ARM64 rung of the ladder the driver
 (:class:`~dumplib.unwind.walker.StackWalker`) climbs for every frame:
-breakpad ``STACK CFI`` (whose register names ``x29``/``x30`` are the
+the image's ``.pdata``/``.xdata`` (Windows, :mod:`dumplib.unwind.arm64_xdata`),
+then breakpad ``STACK CFI`` (whose register names ``x29``/``x30`` are the
 context's ``fp``/``lr``). The driver then follows the frame-record chain
 (``[fp]`` = the caller's ``fp``, ``[fp + 8]`` = the return address, as the
 AAPCS64 lays frame records out) and finally scans the stack, accepting a
@@ -14,8 +15,11 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from dumplib._exc import DumpError
+from dumplib.pe.structs import DirectoryEntry, Machine
+from dumplib.unwind.arm64_xdata import Arm64Table, unwind
 from dumplib.unwind.frames import Trust
-from dumplib.unwind.state import CpuRegisters, FrameSymbol, StepResult, WalkState
+from dumplib.unwind.state import CpuRegisters, FrameSymbol, ModuleUnwind, StepResult, WalkState
 
 if TYPE_CHECKING:
     from dumplib.unwind.walker import StackWalker
@@ -58,7 +62,7 @@ def step(
     state: WalkState,
     notes: list[str],
 ) -> StepResult | None:
-    """One ARM64 step from unwind data: breakpad ``STACK CFI``.
+    """One ARM64 step from unwind data: Windows ``.pdata``/``.xdata``, then ``STACK CFI``.
 
     Args:
         walker: the walker (memory, modules, symbols, caches).
@@ -76,9 +80,44 @@ def step(
     if module is None:
         return None
     mu = walker.module_unwind(module)
+    table = _table(mu)
+    if table is not None:
+        rva = lookup - module.base
+        function = table.function_for(rva)
+        if function is not None:
+            try:
+                new = unwind(regs, rva, function, table, walker.memory.read_u64,
+                             exact=lookup == ip)
+            except DumpError as exc:
+                notes.append(f"ARM64 unwind of 0x{ip:x}: {exc}")
+            else:
+                if walker._accept(new, sp, state):
+                    return new, Trust.CFI, False
+        elif lookup == ip and walker._accept({**regs, "pc": regs.get("lr", 0)}, sp, state):
+            # the faulting frame in no entry of an image with .pdata: a leaf, which
+            # returns through lr (a return address cannot lie in a leaf: it calls nothing)
+            return {**regs, "pc": regs.get("lr", 0)}, Trust.CFI, False
     if mu.breakpad is None:
         return None
-    new = walker._step_cfi(mu.breakpad, lookup - module.base, regs, sp, state)
-    if new is None:
+    cfi = walker._step_cfi(mu.breakpad, lookup - module.base, regs, sp, state)
+    if cfi is None:
         return None
-    return new, Trust.CFI, False
+    return cfi, Trust.CFI, False
+
+
+def _table(mu: ModuleUnwind) -> Arm64Table | None:
+    """The ARM64 ``.pdata`` of the module's image (parsed once), or None."""
+    if "arm64" not in mu.cpu_tables:
+        table: Arm64Table | None = None
+        image = mu.image
+        if image is not None and image.machine == Machine.ARM64:
+            entry = image.directory(DirectoryEntry.EXCEPTION)
+            if entry is not None and entry.size:
+                try:
+                    table = Arm64Table.from_pdata(image.read(entry.rva, min(entry.size, 1 << 24)),
+                                                  image.read)
+                except DumpError:
+                    table = None
+        mu.cpu_tables["arm64"] = table
+    found = mu.cpu_tables["arm64"]
+    return found if isinstance(found, Arm64Table) else None

@@ -61,6 +61,7 @@ class ModuleUnwind:
         breakpad: the module's breakpad .sym (STACK CFI / STACK WIN), or None.
         code_ranges: absolute ranges of its executable sections, or None when unknown.
         chains: UNWIND_INFO chains decoded so far, by RUNTIME_FUNCTION begin RVA.
+        cpu_tables: unwind tables a CPU module parsed for itself (ARM64 ``.pdata``).
     """
 
     module: Module
@@ -69,6 +70,7 @@ class ModuleUnwind:
     breakpad: BreakpadSymbols | None = None
     code_ranges: list[tuple[int, int]] | None = None
     chains: dict[int, tuple[UnwindInfo, ...] | None] = field(default_factory=dict)
+    cpu_tables: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
