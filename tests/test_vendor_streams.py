@@ -216,3 +216,19 @@ def test_mac_crash_info_and_boot_args() -> None:
         doc = dumplib.stackwalk_json(d)
         assert doc["mac_crash_info"]["num_records"] == 1
         assert doc["mac_boot_args"] == "debug=0x144"
+
+
+def test_modules_json_carries_breakpad_identity() -> None:
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "dumplib", "modules",
+                          str(RUST / "linux-mini.dmp"), "--json"],
+                         capture_output=True, text=True, check=True, timeout=120,
+                         cwd=Path(__file__).parent.parent)
+    doc = json.loads(out.stdout)
+    mods = doc["modules"] if isinstance(doc, dict) else doc
+    expected = snapshot("linux_json_pretty")["modules"]
+    assert [(m["debug_id"], m["code_id"]) for m in mods] == [
+        (e["debug_id"], e["code_id"]) for e in expected]
