@@ -85,3 +85,33 @@ def test_scan_rejects_addresses_in_no_function(tmp_path: Path) -> None:
     assert with_symbols.frames[1].ip == real
     assert with_symbols.frames[1].function == "caller"
     assert with_symbols.frames[1].trust is Trust.SCAN
+
+
+def test_x64_scan_rejects_return_addresses_outside_pdata() -> None:
+    """In an x64 image with .pdata, a function without a RUNTIME_FUNCTION is a leaf
+    and calls nothing, so a value after a CALL inside it is no return address. The
+    synthetic image (dumplib.unwind.synth) puts a CALL in such a function anyway."""
+    capstone = __import__("pytest").importorskip("capstone")
+    from dumplib.unwind.synth import SynthFunction, build_image
+
+    image = build_image([SynthFunction("noent", [], calls=1, in_pdata=False),
+                         SynthFunction("outer", [("alloc", 0x28, 0)], calls=1)],
+                        0x7FF6_1000_0000)
+    # call_sites are the CALL instructions (5 bytes, call rel32); return addresses follow
+    decoy = image.functions["noent"].call_sites[0] + 5
+    real = image.functions["outer"].call_sites[0] + 5
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    for ret in (decoy, real):  # both follow a CALL (checked with capstone)
+        code = image.data[ret - image.base - 5 : ret - image.base]
+        assert next(md.disasm(code, ret - 5)).mnemonic == "call"
+    rsp = 0x50_0000
+    words = [0, decoy, 0x1234, real, 0]
+    b = DumpBuilder("amd64")
+    b.add_thread(1, context={"rip": 0x9999_0000, "rsp": rsp, "rbp": 0},
+                 stack=b"".join(struct.pack("<Q", w) for w in words), stack_start=rsp)
+    b.add_module(r"C:\synth\synth.dll", base=image.base, size=image.size,
+                 time_date_stamp=image.timestamp)
+    b.add_memory(image.base, image.data)
+    with dumplib.open(b.to_bytes()) as d:
+        stack = d.stack(1)
+    assert stack.frames[1].ip == real and stack.frames[1].trust is Trust.SCAN

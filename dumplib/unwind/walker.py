@@ -305,8 +305,6 @@ class StackWalker:
         module = self.modules.find(address)
         if module is not None and address == module.base:
             return False  # the CALL would lie before the module's first byte
-        if module is not None and self._in_no_function(module, address - 1):
-            return False
         before = self.code(address - 8, 8)
         if before is None:
             before = b""
@@ -316,12 +314,15 @@ class StackWalker:
                     before = got
                     break
         if not before:
-            return self.modules.find(address) is not None  # no code bytes: module memory only
-        if self.arch is Arch.ARM64:
-            return arm64.follows_call(before)
-        if self.arch is Arch.ARM:
-            return arm.follows_call(self.code, address)
-        return follows_call(before, address, bits=self.bits)
+            called = module is not None  # no code bytes: module memory only
+        elif self.arch is Arch.ARM64:
+            called = arm64.follows_call(before)
+        elif self.arch is Arch.ARM:
+            called = arm.follows_call(self.code, address)
+        else:
+            called = follows_call(before, address, bits=self.bits)
+        # the cheap test first: symbols are consulted only for what looks like a call site
+        return called and not (module is not None and self._in_no_function(module, address - 1))
 
     def _in_no_function(self, module: Module, address: int) -> bool:
         """Whether unwind tables or symbols show that ``address`` lies in no function
