@@ -96,6 +96,6 @@ def parse_soft_errors(data: bytes) -> object:
     text = data.decode("utf-8", "replace").rstrip("\0")
     try:
         value: object = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested beyond the parser's depth
         return text
     return value
