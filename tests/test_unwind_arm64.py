@@ -102,3 +102,18 @@ def test_stack_cfi_with_arm_register_names(tmp_path: Path) -> None:
     assert [f.trust for f in stack.frames][1:3] == [Trust.CFI, Trust.CFI]
     assert stack.frames[2].registers["fp"] == fp1
     assert stack.status in (StackStatus.LOST, StackStatus.COMPLETE)
+
+
+def test_pointer_authentication_bits_are_stripped() -> None:
+    """arm64e signs saved return addresses: a PAC sits in the bits above the address
+    space (here 0x002F... over a 37-bit address), and the walker drops it."""
+    ret1, ret2 = BASE + 0x1104, BASE + 0x1204
+    pac1, pac2 = 0x002F_0000_0000_0000, 0x0011_8000_0000_0000
+    mem = bytearray(0x100)
+    fp0, fp1 = SP + 0x20, SP + 0x60
+    struct.pack_into("<QQ", mem, fp0 - SP, fp1, ret1 | pac1)
+    struct.pack_into("<QQ", mem, fp1 - SP, 0, ret2 | pac2)
+    with _dump(bytes(mem), {"pc": BASE + 0x1010, "sp": SP, "fp": fp0},
+               {0x1100: BL, 0x1200: BL}) as d:
+        stack = d.stack(1)
+    assert [f.ip for f in stack.frames] == [BASE + 0x1010, ret1, ret2]

@@ -91,12 +91,15 @@ def step(
             except DumpError as exc:
                 notes.append(f"ARM64 unwind of 0x{ip:x}: {exc}")
             else:
+                new["pc"] = walker.strip_code_pointer(new["pc"])
                 if walker._accept(new, sp, state):
                     return new, Trust.CFI, False
-        elif lookup == ip and walker._accept({**regs, "pc": regs.get("lr", 0)}, sp, state):
+        else:
             # the faulting frame in no entry of an image with .pdata: a leaf, which
             # returns through lr (a return address cannot lie in a leaf: it calls nothing)
-            return {**regs, "pc": regs.get("lr", 0)}, Trust.CFI, False
+            leaf = {**regs, "pc": walker.strip_code_pointer(regs.get("lr", 0))}
+            if lookup == ip and walker._accept(leaf, sp, state):
+                return leaf, Trust.CFI, False
     if mu.breakpad is None:
         return None
     cfi = walker._step_cfi(mu.breakpad, lookup - module.base, regs, sp, state)

@@ -144,6 +144,7 @@ class StackWalker:
         self._dynamic: list[_DynamicTable] | None = None
         self._dynamic_starts: list[int] = []
         self.notes: list[str] = []
+        self._code_mask: int | None = None
         self._read_ptr = self.memory.read_u32 if self.bits == 32 else self.memory.read_u64
 
     def close(self) -> None:
@@ -524,6 +525,20 @@ class StackWalker:
             ip, sp = new_ip, new_sp
         return Stack(thread.id, tuple(frames), status, tuple(notes))
 
+    def strip_code_pointer(self, value: int) -> int:
+        """A code address without ARM64 pointer-authentication bits (identity elsewhere).
+
+        Signed return addresses (arm64e) carry a PAC in their high bits; the
+        bits above the highest module address cannot be part of a code address.
+        """
+        if self.arch is not Arch.ARM64:
+            return value
+        mask = self._code_mask
+        if mask is None:
+            top = max((m.end for m in self.modules), default=0)
+            mask = self._code_mask = (1 << max(top.bit_length(), 32)) - 1 if top else -1
+        return value & mask if mask != -1 else value
+
     def _dump_writer(self) -> int | None:
         """The id of the thread that wrote the dump (BreakpadInfo), or None."""
         info = self.dump.vendor.breakpad_info
@@ -636,7 +651,7 @@ class StackWalker:
                     continue
                 value = evaluate_expression(expr, variables, self._read_ptr, bits=self.bits)
                 if name == ".ra":
-                    new[self.ipn] = value
+                    new[self.ipn] = self.strip_code_pointer(value)
                 elif name.startswith("$") or not name.startswith("."):
                     reg = name.lstrip("$")
                     new[dict(aliases).get(reg, reg)] = value
@@ -655,7 +670,7 @@ class StackWalker:
             return None
         try:
             saved_fp = self._read_ptr(fp)
-            ret = self._read_ptr(fp + width)
+            ret = self.strip_code_pointer(self._read_ptr(fp + width))
         except MemoryNotInDump:
             return None
         new_sp = fp + 2 * width
@@ -680,7 +695,10 @@ class StackWalker:
         fmt = "<I" if width == 4 else "<Q"
         import struct
 
+        strip = self.strip_code_pointer if self.arch is Arch.ARM64 else None
         for i, (value,) in enumerate(struct.iter_unpack(fmt, data[: len(data) // width * width])):
+            if strip is not None:
+                value = strip(value)
             if value >= 0x10000 and self._is_return_address(value):
                 return value, addr + i * width
         return None
