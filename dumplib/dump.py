@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dumplib.format.constants import Arch
 from dumplib.model.dump import DumpFile
 from dumplib.model.objects import Thread
 from dumplib.source import Source, SourceLike
@@ -129,6 +130,12 @@ class Dump(DumpFile):
             address = ctx.ip if ctx is not None else exc.address
         walker = self.stack_walker(symbols)
         code = walker.code(address, 16 * count) or _prefix(walker, address, 16 * count)
+        if walker.arch not in (Arch.X86, Arch.AMD64):
+            if walker.arch is not Arch.ARM64:
+                return []  # no decoder for this CPU: better nothing than x86 garbage
+            from dumplib.unwind.disasm_arm64 import disassemble_arm64
+
+            return disassemble_arm64(code, address, count=count)
         return disassemble(code, address, bits=walker.bits, count=count)
 
     def explain_fault(self, symbols: SymbolsArg = None) -> FaultExplanation | None:
@@ -159,6 +166,13 @@ class Dump(DumpFile):
         fault = reason.address if reason.name in (
             "EXCEPTION_ACCESS_VIOLATION", "EXCEPTION_IN_PAGE_ERROR", "SIGSEGV", "SIGBUS",
             "EXC_BAD_ACCESS") else None
+        if walker.arch is Arch.ARM64:
+            from dumplib.unwind.disasm_arm64 import explain_fault_arm64
+
+            return explain_fault_arm64(code, ip, dict(ctx) if ctx is not None else {},
+                                       fault_address=fault, software=not reason.hardware)
+        if walker.arch not in (Arch.X86, Arch.AMD64):
+            return None  # no decoder for this CPU
         why = explain_fault(
             code, ip, dict(ctx) if ctx is not None else {}, bits=walker.bits,
             access_code=access_code, fault_address=fault, software=not reason.hardware,

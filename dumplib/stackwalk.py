@@ -171,6 +171,8 @@ def _instruction(dump: Dump, width: int) -> tuple[str | None, list[dict[str, Any
     ctx = exc.context if exc is not None else None
     if exc is None or ctx is None:
         return None, None
+    if dump.system.arch not in (Arch.X86, Arch.AMD64):
+        return None, None  # minidump-stackwalk decodes x86 instructions only
     code = dump.memory.try_read(ctx.ip, 16)
     if not code:
         return None, None

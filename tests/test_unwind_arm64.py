@@ -117,3 +117,29 @@ def test_pointer_authentication_bits_are_stripped() -> None:
                {0x1100: BL, 0x1200: BL}) as d:
         stack = d.stack(1)
     assert [f.ip for f in stack.frames] == [BASE + 0x1010, ret1, ret2]
+
+
+def test_fault_explanation_on_android_arm64() -> None:
+    """SIGSEGV / SEGV_MAPERR at ``str w1, [x8, #0x10]`` (0xB9001101: STR immediate,
+    imm12 = 4 words, Rn = x8, Rt = w1) with x8 = 0: a 4-byte write to 0x10."""
+    b = DumpBuilder("arm64", platform_id=0x8203, os_version=(0, 0, 0))
+    pc = BASE + 0x1010
+    regs = {"pc": pc, "sp": SP, "fp": 0, "x8": 0, "x1": 5}
+    b.add_thread(1, context=regs, stack=bytes(0x40), stack_start=SP)
+    code = _code({0x1010: 0xB9001101})
+    b.add_module("/system/lib64/libdemo.so", base=BASE, size=len(code))
+    b.add_memory(BASE, code)
+    b.set_exception(1, 11, 0x10, flags=1, context=regs)
+    with dumplib.open(b.to_bytes()) as d:
+        why = d.explain_fault()
+        assert why is not None
+        assert (why.instruction.mnemonic, why.access, why.address) == ("str", "write", 0x10)
+        assert why.matches is True and why.registers == {"x8": 0}
+        assert [i.mnemonic for i in d.disassemble(pc, 2)] == ["str", "nop"]
+        from dumplib.analysis.exceptions import summarize_exception
+
+        summary = summarize_exception(d)
+        assert summary is not None
+        assert (summary.name, summary.subcode_name, summary.access) == (
+            "SIGSEGV", "SEGV_MAPERR", "write")
+        assert dumplib.stackwalk_json(d)["crash_info"]["type"] == "SIGSEGV / SEGV_MAPERR"

@@ -228,11 +228,18 @@ def _instruction_access(dump: DumpFile, ip: int, fault: int | None) -> str | Non
     ctx = exc.context if exc is not None else None
     if not code or ctx is None:
         return None
-    from dumplib.unwind.disasm import explain_fault
+    from dumplib.unwind.disasm import FaultExplanation, explain_fault
+    from dumplib.unwind.disasm_arm64 import explain_fault_arm64
 
+    why: FaultExplanation | None
     try:
-        why = explain_fault(code, ip, dict(ctx), bits=dump.system.pointer_size * 8,
-                            fault_address=fault)
+        if dump.system.arch is Arch.ARM64:
+            why = explain_fault_arm64(code, ip, dict(ctx), fault_address=fault)
+        elif dump.system.arch not in (Arch.X86, Arch.AMD64):
+            return None
+        else:
+            why = explain_fault(code, ip, dict(ctx), bits=dump.system.pointer_size * 8,
+                                fault_address=fault)
     except Exception:  # capstone missing or the bytes do not decode
         return None
     return None if why is None else why.access
