@@ -1,10 +1,12 @@
 """The stack walker: every thread, frame by frame, each frame with how it was found.
 
 :class:`StackWalker` is the CPU-agnostic driver. Each CPU has its own module
-(:mod:`dumplib.unwind.amd64`, :mod:`dumplib.unwind.x86`) exposing one
-``step`` function for the unwind-data rung of the ladder; the driver adds the
-frame pointer and validated scanning, checks every caller and ends the walk.
-For each frame it tries, in order:
+(:mod:`dumplib.unwind.amd64`, :mod:`dumplib.unwind.x86`,
+:mod:`dumplib.unwind.arm64`, :mod:`dumplib.unwind.arm`) exposing one ``step``
+function for the unwind-data rung of the ladder and its register names
+(:class:`~dumplib.unwind.state.CpuRegisters`); the driver adds the frame
+pointer and validated scanning, checks every caller and ends the walk. For
+each frame it tries, in order:
 
 AMD64
     1. a frame in ``ntdll!KiUserExceptionDispatcher``: the CONTEXT the kernel
@@ -17,12 +19,21 @@ AMD64
     3. breakpad ``STACK CFI`` rules when a ``.sym`` was found (trust ``cfi``);
 x86
     1. breakpad ``STACK WIN`` programs, then ``STACK CFI`` (trust ``cfi``);
-both
-    4. the frame-pointer chain (trust ``frame_pointer``);
+ARM64
+    1. Windows ``.pdata``/``.xdata`` (packed and full unwind codes), then
+       ``STACK CFI`` (trust ``cfi``);
+ARM
+    1. ``STACK CFI`` (trust ``cfi``);
+all
+    4. the frame-pointer chain (trust ``frame_pointer``): rbp/ebp, ARM64's
+       frame records through fp, ARM's through r11;
     5. stack scanning (trust ``scan``): a pointer-sized stack value counts as
        a return address only when it points into executable module memory
-       right after a CALL instruction (decoded with capstone when the code
-       bytes are in the dump or in the image file), within a bounded window.
+       right after a call (CALL, BL/BLR, BL/BLX; decoded when the code bytes
+       are in the dump or in the image file), within a bounded window, and
+       when no unwind table or symbol file places it in no function. On x86 a
+       scanned frame gets its caller's ebp back so the next frame can use the
+       frame-pointer chain or STACK WIN again.
 
 A caller is accepted only when its stack pointer is above the callee's (the
 stack grows down), its ip is plausible, and it was not seen before (cycles).
