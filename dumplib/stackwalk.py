@@ -8,7 +8,8 @@ consumes that tool's output can read dumplib's instead. Addresses are the
 same zero-padded hex strings (16 digits on 64-bit CPUs, 8 on 32-bit ones).
 
 Known differences (see ``docs/stackwalk-json.md``): ``possible_bit_flips``
-is always null; ``instruction`` is capstone's Intel syntax brought close to
+skips minidump-stackwalk's null-pointer and non-canonical address adjustments;
+``instruction`` is capstone's Intel syntax brought close to
 minidump-stackwalk's (``ptr`` dropped, immediates in hex); frames found by
 dumplib's stricter, validated scanning can differ from minidump-stackwalk's;
 function names from export tables appear where minidump-stackwalk has none.
@@ -165,6 +166,32 @@ def _thread_json(thread: Thread, stack: Stack, width: int, symbols: _Symbols,
     }
 
 
+def _bit_flips(dump: Dump, address: int, access: str | None,
+               accesses: list[dict[str, Any]] | None, used: dict[str, int],
+               width: int) -> list[dict[str, Any]] | None:
+    """minidump-stackwalk's ``possible_bit_flips`` (null when there are none)."""
+    from dumplib.analysis.bitflip import possible_bit_flips
+
+    exc = dump.exception
+    ctx = exc.context if exc is not None else None
+    regs = {r: ctx[r] for r in _REGISTERS.get(dump.system.arch, ()) if ctx is not None
+            and r in ctx}
+    size = accesses[0]["size"] if accesses else None
+    found = possible_bit_flips(dump, address, operation=access, access_size=size,
+                               registers=regs)
+    for name, value in used.items():
+        found += possible_bit_flips(dump, value, operation=access, access_size=size,
+                                    registers=regs, source_register=name)
+    return [{
+        "address": _hex(f.address, width),
+        "confidence": f.confidence,
+        "details": {"is_null": f.is_null, "nearby_registers": f.nearby_registers,
+                    "poison_registers": f.poison_registers, "was_low": f.was_low,
+                    "was_non_canonical": False},
+        "source_register": f.source_register,
+    } for f in found] or None
+
+
 def _instruction(dump: Dump, width: int) -> tuple[str | None, list[dict[str, Any]] | None]:
     """The faulting instruction's text and memory accesses, when its bytes are in the dump."""
     exc = dump.exception
@@ -259,6 +286,11 @@ def stackwalk_json(
     crash_info: dict[str, Any] | None = None
     if reason is not None:
         instruction, accesses = _instruction(dump, width)
+        used: dict[str, int] = {}
+        if instruction is not None:
+            why = dump.explain_fault(symbols)
+            used = dict(why.registers) if why is not None else {}
+        flips = _bit_flips(dump, reason.address, reason.access, accesses, used, width)
         crash_info = {
             "address": _hex(reason.address, width),
             "adjusted_address": None,
@@ -268,7 +300,7 @@ def stackwalk_json(
             "instruction": instruction,
             "instruction_pointer_update": None,
             "memory_accesses": accesses,
-            "possible_bit_flips": None,
+            "possible_bit_flips": flips,
             "type": reason.reason,
         }
     modules = []
