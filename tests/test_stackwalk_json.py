@@ -5,8 +5,8 @@ snapshots, in ``fixtures/external/rust-minidump/snapshots``), value by value.
 Every leaf of a snapshot is compared. The Windows and macOS documents must match
 completely. For linux-mini.dmp the difference allowed is exactly the one
 ``docs/stackwalk-json.md`` lists: the crashing thread's frames from the first
-candidate that dumplib's validated scan rejects (``crash+0x1dc0``, which the dump's own code bytes show is not preceded
-by a CALL) onwards.
+candidate that dumplib's validated scan rejects (``crash+0x1dc0``, which the
+dump's own code bytes show is not preceded by a CALL) onwards.
 """
 
 from __future__ import annotations
