@@ -54,11 +54,13 @@ def test_linux_streams_match_minidump_stackwalk() -> None:
         assert d.warnings == []
 
 
-def test_modules_agree_with_skelsec_minidump() -> None:
+@pytest.mark.parametrize("name", ["linux-mini.dmp", "simple-crashpad.dmp",
+                                  "pipeline-inlines-macos-segv.dmp"])
+def test_modules_agree_with_skelsec_minidump(name: str) -> None:
     mf = pytest.importorskip("minidump.minidumpfile")
     logging.getLogger().setLevel(logging.CRITICAL)
-    theirs = mf.MinidumpFile.parse(str(RUST / "linux-mini.dmp"))
-    with dumplib.open(RUST / "linux-mini.dmp") as d:
+    theirs = mf.MinidumpFile.parse(str(RUST / name))
+    with dumplib.open(RUST / name) as d:
         assert [(m.path, m.base) for m in d.modules] == [
             (m.name, m.baseaddress) for m in theirs.modules.modules]
 
