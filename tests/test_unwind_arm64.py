@@ -143,3 +143,25 @@ def test_fault_explanation_on_android_arm64() -> None:
         assert (summary.name, summary.subcode_name, summary.access) == (
             "SIGSEGV", "SEGV_MAPERR", "write")
         assert dumplib.stackwalk_json(d)["crash_info"]["type"] == "SIGSEGV / SEGV_MAPERR"
+
+
+def test_old_breakpad_arm64_context() -> None:
+    """Breakpad's MDRawContextARM64_Old (rust-minidump's CONTEXT_ARM64_OLD): a 64-bit
+    context_flags with bit 31 set, x0-x28, fp, lr, sp, pc, cpsr, fpsr, fpcr, v0-v31,
+    packed to 4 bytes: 796 bytes. A shorter record without bit 31 is still an error."""
+    from dumplib._exc import TruncatedError
+    from dumplib.format.constants import Arch
+    from dumplib.format.context import parse_context
+
+    xs = list(range(100, 131))  # x0..x28, fp, lr
+    raw = struct.pack("<Q31QQQIII", 0x80000003, *xs, SP, BASE + 0x1010, 0x60000000, 0, 0)
+    raw += bytes(16 * 32)
+    assert len(raw) == 796
+    ctx = parse_context(Arch.ARM64, raw)
+    assert (ctx.ip, ctx.sp, ctx.fp, ctx["lr"], ctx["x5"]) == (BASE + 0x1010, SP, 129, 130, 105)
+    try:
+        parse_context(Arch.ARM64, b"\0" * 796)
+    except TruncatedError:
+        pass
+    else:
+        raise AssertionError("a 796-byte record without the old-layout flag was accepted")
