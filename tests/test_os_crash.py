@@ -184,3 +184,30 @@ def test_explanation_of_a_sent_signal_does_not_claim_a_fault() -> None:
     with dumplib.open(b.to_bytes()) as d:
         why = d.explain_fault()
         assert why is not None and "did not fault" in why.text
+
+
+@pytest.mark.parametrize(("code", "code0", "subcode", "reason"), [
+    # XNU exc_guard.h: guard type in bits 61-63, flavour in 32-60, target in 0-31
+    (12, (2 << 61) | (1 << 32) | 5, 0x1234,
+     "EXC_GUARD / GUARD_TYPE_FD / GUARD_EXC_CLOSE file descriptor: 5 guard identifier: 4660"),
+    (12, (1 << 61) | (0x20 << 32) | 77, 0,
+     "EXC_GUARD / GUARD_TYPE_MACH_PORT / GUARD_EXC_IMMOVABLE port name: 77"),
+    (12, (5 << 61) | (1 << 32), 4096,
+     "EXC_GUARD / GUARD_TYPE_VIRT_MEMORY / GUARD_EXC_DEALLOC_GAP offset: 4096"),
+    # XNU exc_resource.h: type in 61-63, flavour in 58-60, then per-type fields
+    (11, (1 << 61) | (1 << 58) | (180 << 7) | 5, 7,
+     "EXC_RESOURCE / RESOURCE_TYPE_CPU / FLAVOR_CPU_MONITOR interval: 180s CPU limit: 5% "
+     "CPU consumed: 7%"),
+    (11, (3 << 61) | (1 << 58) | 2048, 0,
+     "EXC_RESOURCE / RESOURCE_TYPE_MEMORY / FLAVOR_HIGH_WATERMARK high watermark limit: "
+     "2048MiB"),
+    (11, (5 << 61) | (7 << 58), 3,
+     "EXC_RESOURCE / RESOURCE_TYPE_THREADS / 0xbc00000000000000 / 0x0000000000000003"),
+])
+def test_mach_guard_and_resource_details(code: int, code0: int, subcode: int,
+                                         reason: str) -> None:
+    """Crashpad keeps the high half of code0 in ExceptionFlags for these two and the
+    full codes in ExceptionInformation; the text is minidump-stackwalk's."""
+    with _dump(MACOS, code, code0 >> 32, params=(code, code0, subcode)) as d:
+        why = crash_reason(d)
+        assert why is not None and why.reason == reason

@@ -28,6 +28,8 @@ from dumplib.format.constants import Arch, PlatformId
 from dumplib.format.oscodes import (
     CRASHPAD_SIMULATED,
     DUMP_REQUESTED,
+    MAC_GUARD_FLAVORS,
+    MAC_RESOURCE_FLAVORS,
     WINDOWS_SIMULATED,
     LinuxSignal,
     MachException,
@@ -158,7 +160,55 @@ def _mac(
     hardware = exc in _HARDWARE_MACH
     if sub is None:
         return f"{exc.name} / 0x{flags:08x}", exc.name, None, hardware, None
+    if exc in (MachException.EXC_RESOURCE, MachException.EXC_GUARD) and len(params) >= 3:
+        detail = (_resource if exc == MachException.EXC_RESOURCE else _guard)(
+            (flags >> 29) & 7, params[1], params[2])
+        return f"{exc.name} / {sub}{detail}", exc.name, sub, hardware, None
     return f"{exc.name} / {sub}", exc.name, sub, hardware, None
+
+
+def _raw(code: int, subcode: int) -> str:
+    return f"0x{code:016x} / 0x{subcode:016x}"
+
+
+def _resource(kind: int, code: int, subcode: int) -> str:
+    """EXC_RESOURCE details as minidump-stackwalk prints them (XNU's exc_resource.h bits)."""
+    flavor = MAC_RESOURCE_FLAVORS.get(kind, {}).get((code >> 58) & 7)
+    if flavor is None:
+        return f" / {_raw(code, subcode)}"
+    if kind == 1:
+        return (f" / {flavor} interval: {(code >> 7) & 0x1FFFFFF}s CPU limit: {code & 7}% "
+                f"CPU consumed: {subcode & 7}%")
+    if kind == 2:
+        return (f" / {flavor} interval: {(code >> 20) & 0xFFFFF}s wakeups permitted: "
+                f"{code & 0xFFF} wakeups observed: {subcode & 0xFFF}")
+    if kind == 3:
+        return f" / {flavor} high watermark limit: {code & 0x1FFF}MiB"
+    if kind == 4:
+        return (f" / {flavor} interval: {(code >> 15) & 0x1FFFF}s I/O limit: {code & 0x7FFF}% "
+                f"I/O observed: {subcode & 0x7FFF}%")
+    return f" / {flavor} high watermark limit: {code & 0x7FFF}"
+
+
+def _guard(kind: int, code: int, subcode: int) -> str:
+    """EXC_GUARD details as minidump-stackwalk prints them (XNU's exc_guard.h bits)."""
+    if kind == 0:
+        return ""
+    if kind == 3:
+        return f"/ namespace: {code & 0xFFFFFFFF} guard identifier: {subcode}"
+    flavor = MAC_GUARD_FLAVORS.get(kind, {}).get((code >> 32) & 0x1FFFFFFF)
+    if flavor is None:
+        return f" / {_raw(code, subcode)}"
+    if kind == 1:
+        tail = f" subcode: {subcode}" if subcode else ""
+        return f" / {flavor} port name: {code & 0xFFFFFFF}{tail}"
+    if kind == 2:
+        return f" / {flavor} file descriptor: {code & 0xFFFFFFF} guard identifier: {subcode}"
+    if kind == 4:
+        return f" / {flavor} pid: {code & 0xFFFFFFF} guard identifier: {subcode}"
+    if kind == 5:
+        return f" / {flavor} offset: {subcode}"
+    return f" / {flavor} syscall: {subcode}"
 
 
 def _windows(code: int, params: tuple[int, ...]) -> tuple[str, str | None, str | None, bool]:
