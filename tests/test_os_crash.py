@@ -211,3 +211,17 @@ def test_mach_guard_and_resource_details(code: int, code0: int, subcode: int,
     with _dump(MACOS, code, code0 >> 32, params=(code, code0, subcode)) as d:
         why = crash_reason(d)
         assert why is not None and why.reason == reason
+
+
+@pytest.mark.parametrize(("code", "params", "reason"), [
+    (0xC0000409, (7,), "EXCEPTION_STACK_BUFFER_OVERRUN / FAST_FAIL_FATAL_APP_EXIT"),  # winnt.h
+    (0xE06D7363, (0x19930520, 0, 0), "Unhandled C++ Exception"),
+    (0xC0000005, (8, 0x1234), "EXCEPTION_ACCESS_VIOLATION_EXEC"),
+    (0xC0000005, (0, 0x10), "EXCEPTION_ACCESS_VIOLATION_READ"),
+    (0x0517A7ED, (), "Simulated Exception"),
+])
+def test_windows_reasons_as_minidump_stackwalk_spells_them(code: int, params: tuple[int, ...],
+                                                          reason: str) -> None:
+    with _dump(2, code, 0, params=params) as d:
+        why = crash_reason(d)
+        assert why is not None and why.reason == reason

@@ -211,11 +211,23 @@ def _guard(kind: int, code: int, subcode: int) -> str:
     return f" / {flavor} syscall: {subcode}"
 
 
+#: Codes minidump-stackwalk spells as words rather than names.
+_WINDOWS_WORDS = {0xE06D7363: "Unhandled C++ Exception", 0xE0000008: "Out of Memory"}
+
+
 def _windows(code: int, params: tuple[int, ...]) -> tuple[str, str | None, str | None, bool]:
     name = name_of_exception(code)
     if code == WINDOWS_SIMULATED:
         return "Simulated Exception", "SIMULATED", None, False
     hardware = (code >> 28) in (0x8, 0xC) and not (code >> 16) & 0xFFF
+    if code in _WINDOWS_WORDS:
+        return _WINDOWS_WORDS[code], name, None, hardware
+    if code == 0xC0000409 and params:  # __fastfail: the FAST_FAIL_* code in parameters[0]
+        from dumplib.analysis.exceptions import FAST_FAIL_CODES
+
+        fast = params[0] & 0xFFFFFFFF
+        sub = FAST_FAIL_CODES.get(fast, f"0x{fast:08x}")
+        return f"EXCEPTION_STACK_BUFFER_OVERRUN / {sub}", name, sub, False
     if name is None:
         return f"unknown 0x{code:08x}", None, None, hardware
     if code == 0xC0000005 and params and params[0] in _ACCESS_WINDOWS:
