@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dumplib._exc import DumpError
 from dumplib.format.constants import Arch
 from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust, lookup_address
 
@@ -151,8 +152,28 @@ def _frame_json(frame: Frame, index: int, width: int, symbols: _Symbols,
     return out
 
 
+def _last_error(dump: Dump, thread: Thread) -> str | None:
+    """The thread's TEB LastErrorValue by name (Windows), as minidump-stackwalk gives it."""
+    if dump.system.platform_id != 2 or not thread.teb:
+        return None
+    offset = 0x34 if dump.system.pointer_size == 4 else 0x68  # TEB.LastErrorValue
+    try:
+        value = dump.memory.read_u32(thread.teb + offset)
+    except DumpError:
+        return None
+    from dumplib.codes import CodeTable, lookup
+
+    matches = lookup(value)
+    for table in (CodeTable.WIN32, CodeTable.NTSTATUS):
+        for m in matches:
+            if m.table is table and m.via is None:
+                return m.name
+    return f"unknown 0x{value:08x}"
+
+
 def _thread_json(thread: Thread, stack: Stack, width: int, symbols: _Symbols,
-                 registers: Sequence[str] | None, name: str | None) -> dict[str, Any]:
+                 registers: Sequence[str] | None, name: str | None,
+                 last_error: str | None = None) -> dict[str, Any]:
     frames = [
         _frame_json(f, i, width, symbols, registers if i == 0 else None)
         for i, f in enumerate(stack.frames)
@@ -160,7 +181,7 @@ def _thread_json(thread: Thread, stack: Stack, width: int, symbols: _Symbols,
     return {
         "frame_count": len(frames),
         "frames": frames,
-        "last_error_value": None,
+        "last_error_value": last_error,
         "thread_id": thread.id,
         "thread_name": name,
     }
@@ -271,7 +292,8 @@ def stackwalk_json(
         if crashed and crashing_index is None:
             crashing_index = i
         regs = _REGISTERS.get(arch) if crashed else None
-        entry = _thread_json(thread, stack, width, syms, regs, names.get(thread.id))
+        entry = _thread_json(thread, stack, width, syms, regs, names.get(thread.id),
+                             _last_error(dump, thread))
         if stack.status is StackStatus.DUMP_WRITER:
             entry["frames"], entry["frame_count"] = [], 0
         threads_json.append(entry)

@@ -187,3 +187,21 @@ def test_bit_flip_candidates_and_scores() -> None:
         near_null = possible_bit_flips(d, 0x10, access_size=1)
         assert near_null[0].address == 0 and near_null[0].was_low
         assert near_null[0].confidence == 0.4375  # 1 - 0.75 * (1 - 0.25)
+
+
+def test_last_error_value_from_the_teb() -> None:
+    """TEB.LastErrorValue sits at 0x68 in the x64 TEB (0x34 in the x86 one); 2 is
+    winerror.h's ERROR_FILE_NOT_FOUND. Without the TEB in the dump it stays null,
+    as for test.dmp in the snapshot."""
+    import struct as _struct
+
+    from dumplib.builder import DumpBuilder
+
+    b = DumpBuilder("amd64")
+    teb = 0x7FF0_0000
+    b.add_thread(1, context={"rip": 0x401000, "rsp": 0x7000}, teb=teb)
+    b.add_thread(2, context={"rip": 0x401000, "rsp": 0x8000}, teb=0x7FF1_0000)
+    b.add_memory(teb, bytes(0x68) + _struct.pack("<I", 2) + bytes(12))
+    with dumplib.open(b.to_bytes()) as d:
+        doc = dumplib.stackwalk_json(d)
+    assert [t["last_error_value"] for t in doc["threads"]] == ["ERROR_FILE_NOT_FOUND", None]
