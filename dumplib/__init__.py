@@ -35,11 +35,13 @@ from dumplib.triage.run import TriageResult, triage
 
 if TYPE_CHECKING:
     from dumplib.analysis import Finding, Report, analyze
+    from dumplib.stackwalk import stackwalk_json
 
 __version__ = "0.1.0"
 
 #: Names imported on first use, so ``import dumplib`` stays cheap.
 _LAZY = {"analyze": "dumplib.analysis", "Finding": "dumplib.analysis", "Report": "dumplib.analysis"}
+_LAZY["stackwalk_json"] = "dumplib.stackwalk"
 
 
 def __getattr__(name: str) -> object:
@@ -84,6 +86,7 @@ __all__ = [
     "__version__",
     "analyze",
     "open",
+    "stackwalk_json",
     "triage",
 ]
 

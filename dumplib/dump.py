@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dumplib.format.constants import Arch
 from dumplib.model.dump import DumpFile
 from dumplib.model.objects import Thread
 from dumplib.source import Source, SourceLike
@@ -129,6 +130,12 @@ class Dump(DumpFile):
             address = ctx.ip if ctx is not None else exc.address
         walker = self.stack_walker(symbols)
         code = walker.code(address, 16 * count) or _prefix(walker, address, 16 * count)
+        if walker.arch not in (Arch.X86, Arch.AMD64):
+            if walker.arch is not Arch.ARM64:
+                return []  # no decoder for this CPU: better nothing than x86 garbage
+            from dumplib.unwind.disasm_arm64 import disassemble_arm64
+
+            return disassemble_arm64(code, address, count=count)
         return disassemble(code, address, bits=walker.bits, count=count)
 
     def explain_fault(self, symbols: SymbolsArg = None) -> FaultExplanation | None:
@@ -149,16 +156,26 @@ class Dump(DumpFile):
         code = walker.code(ip, 16) or _prefix(walker, ip, 16)
         if not code:
             return None
-        params = exc.parameters
-        is_av = exc.code in (0xC0000005, 0xC0000006) and len(params) >= 2
-        # Hardware faults are NTSTATUS errors/warnings of the 0xC0000000 and 0x80000000
-        # facility 0; other codes (0xE06D7363 C++, 0xE0434F4D CLR, custom) are raised.
-        hardware = (exc.code >> 28) in (0x8, 0xC) and not (exc.code >> 16) & 0xFFF
+        from dumplib.analysis.oscrash import crash_reason
+
+        reason = crash_reason(self)
+        assert reason is not None
+        # The crash reason knows each OS's convention: NTSTATUS hardware faults,
+        # kernel-sent signals, Mach hardware exceptions; others were raised in software.
+        access_code = {"read": 0, "write": 1, "execute": 8}.get(reason.access or "")
+        fault = reason.address if reason.name in (
+            "EXCEPTION_ACCESS_VIOLATION", "EXCEPTION_IN_PAGE_ERROR", "SIGSEGV", "SIGBUS",
+            "EXC_BAD_ACCESS") else None
+        if walker.arch is Arch.ARM64:
+            from dumplib.unwind.disasm_arm64 import explain_fault_arm64
+
+            return explain_fault_arm64(code, ip, dict(ctx) if ctx is not None else {},
+                                       fault_address=fault, software=not reason.hardware)
+        if walker.arch not in (Arch.X86, Arch.AMD64):
+            return None  # no decoder for this CPU
         why = explain_fault(
             code, ip, dict(ctx) if ctx is not None else {}, bits=walker.bits,
-            access_code=params[0] if is_av else None,
-            fault_address=params[1] if is_av else None,
-            software=not hardware,
+            access_code=access_code, fault_address=fault, software=not reason.hardware,
         )
         if why is not None and exc.code == 0xC00000FD:
             why = dataclasses.replace(why, text=why.text + " -- the stack is exhausted")

@@ -62,3 +62,11 @@ def exercise(d: dumplib.Dump) -> None:
                render.memory_json, render.streams_json):
         _try(lambda fn=fn: fn(d))
     _try(d.check)
+    vendor = _try(lambda: d.vendor)
+    for name in ("breakpad_info", "proc_status", "cpu_info", "lsb_release", "maps", "cmdline",
+                 "environ", "auxv", "dso_debug", "crashpad_info", "mac_crash_info",
+                 "mac_boot_args", "linux_limits", "soft_errors"):
+        _try(lambda name=name: getattr(vendor, name))
+    from dumplib.analysis.oscrash import crash_reason
+
+    _try(lambda: crash_reason(d))

@@ -368,6 +368,12 @@ def summarize_exception(dump: DumpFile) -> ExceptionSummary | None:
     exc = dump.exception
     if exc is None:
         return None
+    from dumplib.analysis import oscrash
+
+    if oscrash.os_family(dump.system.platform_id) not in (
+        oscrash.OsFamily.WINDOWS, oscrash.OsFamily.OTHER
+    ):  # signals and Mach exceptions: decoded by their own conventions
+        return oscrash.summarize_os_exception(dump)
     code = exc.code & 0xFFFFFFFF
     params = tuple(exc.parameters)
     kind = exception_kind(code)

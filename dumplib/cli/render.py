@@ -219,6 +219,9 @@ def module_json(m: Module) -> JSON:
         "checksum": m.checksum,
         "version": list(m.version) if m.version else None,
         "pdb": list(m.pdb) if m.pdb else None,
+        "debug_file": m.debug_file,
+        "debug_id": m.debug_id,
+        "code_id": m.code_id,
     }
 
 

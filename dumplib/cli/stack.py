@@ -84,6 +84,11 @@ def _select(dump: Dump, args: argparse.Namespace) -> list[int]:
 def _stack(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
     if args.max_frames < 1:
         raise UsageError("--max-frames must be at least 1")
+    if getattr(args, "format", None) == "minidump-stackwalk":
+        from dumplib.stackwalk import stackwalk_json
+
+        args.json = True  # one JSON document, minidump-stackwalk's --json schema
+        return stackwalk_json(dump, args.symbols)
     ids = _select(dump, args)
     stacks = [dump.stack(tid, args.symbols, max_frames=args.max_frames) for tid in ids]
     from dumplib.unwind.coverage import symbol_coverage
@@ -192,6 +197,9 @@ def register(sub: Any) -> None:
                    help="symbol directory, file or _NT_SYMBOL_PATH string (repeatable)")
     p.add_argument("--max-frames", type=int, default=100_000, metavar="N",
                    help="most frames per thread (default 100000)")
+    p.add_argument("--format", choices=["dumplib", "minidump-stackwalk"], default="dumplib",
+                   help="minidump-stackwalk: every thread as rust-minidump's "
+                        "`minidump-stackwalk --json` prints it")
     p.set_defaults(run=lambda args: run_on_dump(args, _stack))
 
     d: argparse.ArgumentParser = sub.add_parser(

@@ -18,6 +18,8 @@ from dumplib.format.constants import Arch
 __all__ = [
     "AMD64_CONTEXT_SIZE",
     "ARM64_CONTEXT_SIZE",
+    "ARM64_OLD_CONTEXT_SIZE",
+    "ARM_CONTEXT_SIZE",
     "X86_CONTEXT_SIZE",
     "Context",
     "parse_context",
@@ -164,17 +166,34 @@ _ARM64_TAIL_NAMES = (
     "wvr1",
 )
 
+#: Breakpad's / crashpad's 32-bit ARM context (MDRawContextARM): context_flags,
+#: r0-r12, sp, lr, pc, cpsr, then the VFP save area (fpscr, d0-d31, 8 extra words).
+ARM_CONTEXT_SIZE: Final = 368
+_ARM_HEAD = struct.Struct("<I16II")
+_ARM_HEAD_NAMES = ("context_flags", *(f"r{i}" for i in range(13)), "sp", "lr", "pc", "cpsr")
+
+#: Breakpad's older ARM64 context (MDRawContextARM64_Old, context_flags bit
+#: 0x80000000), packed to 4: a 64-bit context_flags, x0-x28, fp, lr, sp, pc,
+#: cpsr, fpsr, fpcr, then v0-v31; 796 bytes.
+ARM64_OLD_CONTEXT_SIZE: Final = 796
+_ARM64_OLD_HEAD = struct.Struct("<Q31QQQIII")
+_ARM64_OLD_NAMES = ("context_flags", *(f"x{i}" for i in range(29)), "fp", "lr", "sp", "pc",
+                    "cpsr", "fpsr", "fpcr")
+
 #: Shortest record accepted per architecture (x86 without ExtendedRegisters).
 _MINIMUM_SIZE = {
     Arch.AMD64: AMD64_CONTEXT_SIZE,
     Arch.X86: X86_CONTEXT_SIZE_NO_EXT,
-    Arch.ARM64: ARM64_CONTEXT_SIZE,
+    Arch.ARM64: ARM64_OLD_CONTEXT_SIZE,  # the Windows-layout record needs ARM64_CONTEXT_SIZE
+    Arch.ARM: ARM_CONTEXT_SIZE,
 }
-_LABEL = {Arch.AMD64: "AMD64", Arch.X86: "x86", Arch.ARM64: "ARM64"}
-_IP = {Arch.AMD64: "rip", Arch.X86: "eip", Arch.ARM64: "pc"}
-_SP = {Arch.AMD64: "rsp", Arch.X86: "esp", Arch.ARM64: "sp"}
-_FP = {Arch.AMD64: "rbp", Arch.X86: "ebp", Arch.ARM64: "fp"}
-_ALIASES = {Arch.ARM64: {"x29": "fp", "x30": "lr"}}
+_LABEL = {Arch.AMD64: "AMD64", Arch.X86: "x86", Arch.ARM64: "ARM64", Arch.ARM: "ARM"}
+_IP = {Arch.AMD64: "rip", Arch.X86: "eip", Arch.ARM64: "pc", Arch.ARM: "pc"}
+_SP = {Arch.AMD64: "rsp", Arch.X86: "esp", Arch.ARM64: "sp", Arch.ARM: "sp"}
+_FP = {Arch.AMD64: "rbp", Arch.X86: "ebp", Arch.ARM64: "fp", Arch.ARM: "r11"}
+_ALIASES = {Arch.ARM64: {"x29": "fp", "x30": "lr"},
+            Arch.ARM: {"r13": "sp", "r14": "lr", "r15": "pc", "fp": "r11"}}
+
 
 
 def _u128s(data: bytes | memoryview, offset: int, count: int) -> list[int]:
@@ -288,6 +307,23 @@ def parse_context(arch: Arch, data: bytes | memoryview, *, offset: int | None = 
             for i, v in enumerate(_u128s(data, _X86_EXT + 160, 8)):
                 regs[f"xmm{i}"] = v
         return Context(arch, regs, bytes(data[:keep]))
+    if arch is Arch.ARM:
+        regs = dict(zip(_ARM_HEAD_NAMES, _ARM_HEAD.unpack_from(data, 0), strict=True))
+        regs["fpscr"] = int.from_bytes(data[72:80], "little")
+        for i in range(32):
+            regs[f"d{i}"] = int.from_bytes(data[80 + 8 * i : 88 + 8 * i], "little")
+        return Context(arch, regs, bytes(data[:ARM_CONTEXT_SIZE]))
+    if size < ARM64_CONTEXT_SIZE or (
+        size == ARM64_OLD_CONTEXT_SIZE and int.from_bytes(data[:4], "little") & 0x80000000
+    ):
+        if not int.from_bytes(data[:4], "little") & 0x80000000:
+            raise TruncatedError(
+                f"ARM64 CONTEXT needs {ARM64_CONTEXT_SIZE} bytes, record has {size}",
+                stream="context", offset=offset)
+        regs = dict(zip(_ARM64_OLD_NAMES, _ARM64_OLD_HEAD.unpack_from(data, 0), strict=True))
+        for i, v in enumerate(_u128s(data, _ARM64_OLD_HEAD.size, 32)):
+            regs[f"v{i}"] = v
+        return Context(arch, regs, bytes(data[:ARM64_OLD_CONTEXT_SIZE]))
     regs = dict(zip(_ARM64_HEAD_NAMES, _ARM64_HEAD.unpack_from(data, 0), strict=False))
     for i, v in enumerate(_u128s(data, _ARM64_V_OFFSET, 32)):
         regs[f"v{i}"] = v

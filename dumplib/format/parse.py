@@ -18,6 +18,7 @@ from dumplib._exc import CorruptDumpError, NotADumpError, TruncatedError
 from dumplib.format import layouts as L
 from dumplib.format.constants import MINIDUMP_SIGNATURE, MINIDUMP_VERSION, stream_type_name
 from dumplib.format.records import (
+    CodeViewElf,
     CodeViewPdb20,
     CodeViewPdb70,
     CodeViewRecord,
@@ -260,6 +261,8 @@ def _decode_codeview(data: bytes) -> CodeViewRecord | None:
         _, offset, sig, age = L.CODEVIEW_NB10.unpack_from(data)
         name = data[L.CODEVIEW_NB10.size :].split(b"\0", 1)[0].decode("latin-1")
         return CodeViewPdb20(offset, sig, age, name)
+    if len(data) > 4 and data[:4] == b"LEpB":  # 'BpEL': breakpad's ELF build id record
+        return CodeViewElf(bytes(data[4:]))
     return None
 
 

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 __all__ = [
+    "CodeViewElf",
     "CodeViewPdb20",
     "CodeViewPdb70",
     "CodeViewRecord",
@@ -177,8 +178,34 @@ class CodeViewPdb20:
         return f"{self.signature:08X}{self.age:X}"
 
 
+@dataclass(frozen=True, slots=True)
+class CodeViewElf:
+    """A breakpad/crashpad CodeView 'BpEL' record: an ELF image's build id.
+
+    Breakpad's debug id of an ELF file is the first 16 bytes of the build id
+    (zero-padded) read as a GUID (little-endian fields), with age 0.
+    """
+
+    build_id: bytes
+
+    @property
+    def guid(self) -> uuid.UUID:
+        """The GUID breakpad derives from the build id."""
+        return uuid.UUID(bytes_le=self.build_id[:16].ljust(16, b"\0"))
+
+    @property
+    def debug_id(self) -> str:
+        """Breakpad's debug id: the GUID, upper-case, then the age 0."""
+        return self.guid.hex.upper() + "0"
+
+    @property
+    def code_id(self) -> str:
+        """The build id in lower-case hex, as breakpad and crashpad spell a code id."""
+        return self.build_id.hex()
+
+
 #: Any decoded CodeView record.
-CodeViewRecord = CodeViewPdb70 | CodeViewPdb20
+CodeViewRecord = CodeViewPdb70 | CodeViewPdb20 | CodeViewElf
 
 
 @dataclass(frozen=True, slots=True)

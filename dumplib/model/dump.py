@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
 from dumplib.format import parse as P
-from dumplib.format.constants import Arch, DumpType, StreamType
+from dumplib.format.constants import Arch, DumpType, PlatformId, StreamType
 from dumplib.format.context import (
     AMD64_CONTEXT_SIZE,
     ARM64_CONTEXT_SIZE,
@@ -53,6 +53,7 @@ from dumplib.model.objects import (
     ThreadList,
     UnloadedModule,
 )
+from dumplib.model.vendor import VendorStreams
 from dumplib.source import Source, SourceLike
 
 if TYPE_CHECKING:
@@ -258,11 +259,18 @@ class DumpFile:
 
     @property
     def process_id(self) -> int | None:
-        """The process id (MiscInfoStream), or None when not recorded."""
+        """The process id (MiscInfoStream, else LinuxProcStatus), or None when not recorded."""
         mi = self.misc_info
         if mi is None or not mi.flags1 & 1:
-            return None
+            status = self.vendor.proc_status
+            return status.pid if status is not None else None
         return mi.process_id
+
+    @cached_property
+    def vendor(self) -> VendorStreams:
+        """Breakpad, crashpad and Mozilla vendor streams (Linux /proc copies,
+        BreakpadInfo, crashpad annotations, macOS crash info), parsed on first use."""
+        return VendorStreams(self)
 
     @property
     def process_create_time(self) -> _dt.datetime | None:
@@ -420,8 +428,17 @@ class DumpFile:
             return self._context_at(loc.data_size, loc.rva, entry.name)
 
         return ExceptionInfo(
-            rec.thread_id, rec.exception_record, load, self._nested_exceptions(rec.exception_record)
+            rec.thread_id, rec.exception_record, load,
+            self._nested_exceptions(rec.exception_record),
+            self._platform_id,
         )
+
+    def _platform_id(self) -> int:
+        """The SystemInfo platform id; Windows when the stream is absent or corrupt."""
+        try:
+            return self.system.platform_id if self.system.present else PlatformId.WIN32_NT
+        except DumpError:
+            return PlatformId.WIN32_NT
 
     def _nested_exceptions(self, first: ExceptionRecord) -> list[ExceptionRecord]:
         import struct

@@ -16,6 +16,7 @@ from dumplib._exc import DumpError
 from dumplib.format.constants import Arch, ExceptionCode, PlatformId, ProductType
 from dumplib.format.context import Context
 from dumplib.format.records import (
+    CodeViewElf,
     CodeViewPdb20,
     CodeViewPdb70,
     CpuInformation,
@@ -328,6 +329,53 @@ class Module:
         return vi.product_version if vi.valid else None
 
     @property
+    def debug_file(self) -> str:
+        """The debug file's name: the PDB's base name for PE images, else the module's name."""
+        cv = self.raw.codeview
+        if isinstance(cv, (CodeViewPdb70, CodeViewPdb20)) and cv.pdb_name:
+            return basename(cv.pdb_name)
+        return self.name
+
+    @property
+    def debug_id(self) -> str | None:
+        """Breakpad's debug id: PDB GUID (or Mach-O UUID) and age, or the ELF build id's
+        GUID and 0; upper-case hex. None without a CodeView record."""
+        cv = self.raw.codeview
+        if isinstance(cv, CodeViewPdb70):
+            return f"{cv.guid_hex}{cv.age:X}"
+        if isinstance(cv, CodeViewPdb20):
+            return f"{cv.signature:08X}{cv.age:X}"
+        if isinstance(cv, CodeViewElf):
+            return cv.debug_id
+        return None
+
+    @property
+    def code_id(self) -> str | None:
+        """Breakpad's code id: the ELF build id, the Mach-O UUID (lower-case hex), or
+        TimeDateStamp and SizeOfImage for PE images."""
+        cv = self.raw.codeview
+        if isinstance(cv, CodeViewElf):
+            return cv.code_id
+        if isinstance(cv, CodeViewPdb70) and cv.age == 0 and not cv.pdb_name.lower().endswith(
+            ".pdb"
+        ):
+            return cv.guid.hex  # crashpad/breakpad write a Mach-O UUID as an RSDS record
+        if self.timestamp or self.size:
+            return f"{self.timestamp:08x}{self.size:x}"
+        return None
+
+    @property
+    def breakpad_identity(self) -> tuple[str, str, int] | None:
+        """``(debug_file, guid_hex, age)`` that names this module's breakpad ``.sym``
+        (``debug_file/debug_id/debug_file.sym``) on any platform, or None."""
+        if self.pdb is not None:
+            return self.pdb
+        cv = self.raw.codeview
+        if isinstance(cv, CodeViewElf):
+            return (self.debug_file, cv.guid.hex.upper(), 0)
+        return None
+
+    @property
     def image_key(self) -> str:
         """The symbol-store key of the image: TimeDateStamp then SizeOfImage, in hex."""
         return f"{self.timestamp:08X}{self.size:x}"
@@ -451,7 +499,7 @@ class ExceptionInfo:
             captured memory (nested exceptions), outermost last.
     """
 
-    __slots__ = ("_context", "_load_context", "chained", "raw", "thread_id")
+    __slots__ = ("_context", "_load_context", "_platform", "chained", "raw", "thread_id")
 
     def __init__(
         self,
@@ -459,7 +507,9 @@ class ExceptionInfo:
         raw: ExceptionRecord,
         load_context: Callable[[], Context | None],
         chained: Sequence[ExceptionRecord] = (),
+        platform: Callable[[], int] | None = None,
     ) -> None:
+        self._platform = platform
         self.thread_id = thread_id
         self.raw = raw
         self.chained = tuple(chained)
@@ -472,8 +522,32 @@ class ExceptionInfo:
         return self.raw.exception_code
 
     @property
+    def platform_id(self) -> int:
+        """The SystemInfo platform id of the OS that wrote the dump (read on first use)."""
+        return PlatformId.WIN32_NT if self._platform is None else self._platform()
+
+    @property
     def name(self) -> str | None:
-        """The code's conventional name, e.g. ``"EXCEPTION_ACCESS_VIOLATION"``."""
+        """The code's conventional name for the OS that wrote the dump.
+
+        ``"EXCEPTION_ACCESS_VIOLATION"`` on Windows, the signal (``"SIGSEGV"``)
+        on Linux and Android, the Mach exception (``"EXC_BAD_ACCESS"``) on
+        macOS and iOS, ``"DUMP_REQUESTED"`` for breakpad's requested dumps.
+        """
+        from dumplib.format import oscodes
+
+        code = self.raw.exception_code & 0xFFFFFFFF
+        platform = self.platform_id
+        if platform in (PlatformId.LINUX, PlatformId.ANDROID):
+            if code == oscodes.DUMP_REQUESTED:
+                return "DUMP_REQUESTED"
+            return oscodes.enum_name(oscodes.LinuxSignal, code)
+        if platform in (PlatformId.MAC_OS_X, PlatformId.IOS):
+            if code == oscodes.CRASHPAD_SIMULATED:
+                return "SIMULATED"
+            if code == 0 and self.raw.parameters[:1] == (oscodes.MachException.EXC_CRASH,):
+                return "EXC_CRASH"  # crashpad unwrapped EXC_CRASH of a signal: see oscodes
+            return oscodes.enum_name(oscodes.MachException, code)
         return ExceptionCode.name_of(self.raw.exception_code)
 
     @property

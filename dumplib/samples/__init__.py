@@ -1,11 +1,12 @@
 """Sample dumps shipped with dumplib, for the README's first command and for demos.
 
-Two samples are bundled:
+Three samples are bundled:
 
 - ``caseb`` (the default): the wine-made replica of field case B, a .NET-style
   service crashing on a double I/O completion, with the program's images and
   PDBs beside the dump so stacks and names resolve offline;
-- ``test.dmp``: breakpad's x86 ``test_app.exe`` crash from rust-minidump's corpus.
+- ``test.dmp``: breakpad's x86 ``test_app.exe`` crash from rust-minidump's corpus;
+- ``linux-mini.dmp``: a Linux x86-64 breakpad crash (SIGSEGV) from the same corpus.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ __all__ = ["DEFAULT_SAMPLE", "SAMPLES", "sample_path", "sample_symbols"]
 #: The sample used by ``dumplib ... --sample`` when no name is given.
 DEFAULT_SAMPLE = "caseb"
 #: Bundled sample names.
-SAMPLES = ("caseb", "test.dmp")
+SAMPLES = ("caseb", "test.dmp", "linux-mini.dmp")
 
 
 def _root() -> Path:
@@ -26,7 +27,7 @@ def _root() -> Path:
 
 
 def sample_path(name: str = DEFAULT_SAMPLE) -> Path:
-    """Path of a bundled sample dump (``caseb`` or ``test.dmp``).
+    """Path of a bundled sample dump (one of :data:`SAMPLES`).
 
     Raises:
         FileNotFoundError: no sample of that name is bundled.

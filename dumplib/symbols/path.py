@@ -219,6 +219,30 @@ def _plain(path: str) -> SymbolPathEntry:
     return SymbolPathEntry(EntryKind.DIRECTORY, path)
 
 
+def _kind_sought(names: Sequence[str]) -> str:
+    """``"breakpad"``, ``"pdb"`` or ``"pe"``: what a search for ``names`` looks for."""
+    lowered = [n.lower() for n in names]
+    if any(n.endswith(".sym") for n in lowered):
+        return "breakpad"
+    if any(n.endswith(".pdb") for n in lowered):
+        return "pdb"
+    return "pe"
+
+
+def _sniff(path: str) -> str | None:
+    """The kind of a file from its first bytes (``"breakpad"``, ``"pdb"``, ``"pe"``), or None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+    except OSError:
+        return None
+    if head.startswith(b"MODULE "):
+        return "breakpad"
+    if head.startswith(b"Microsoft C/C++ MSF 7.00"):
+        return "pdb"
+    return "pe" if head.startswith(b"MZ") else None
+
+
 def safe_name(name: str) -> str:
     """Reduce a file name taken from a dump to a safe single path component.
 
@@ -432,7 +456,10 @@ class SymbolLocator:
         for entry in self.entries:
             if entry.kind is EntryKind.FILE:
                 assert entry.path is not None
-                if os.path.basename(entry.path).lower() in {n.lower() for n in clean}:
+                named = os.path.basename(entry.path).lower() in {n.lower() for n in clean}
+                # A file named directly is used whatever its name when its content is
+                # of the kind sought; ``verify`` still checks its identity.
+                if named or _sniff(entry.path) == _kind_sought(clean):
                     if self._try(entry.path, verify, result):
                         return result
             elif entry.kind is EntryKind.DIRECTORY:

@@ -30,7 +30,13 @@ from typing import Protocol, TypeVar
 from dumplib._exc import MemoryNotInDump
 from dumplib.pdb import PdbFile
 from dumplib.pe import ExportTable, PeImage
-from dumplib.symbols.base import ChainSymbolizer, SymbolInfo, Symbolizer, format_location
+from dumplib.symbols.base import (
+    ChainSymbolizer,
+    InlineFrame,
+    SymbolInfo,
+    Symbolizer,
+    format_location,
+)
 from dumplib.symbols.breakpad import (
     BreakpadSymbolizer,
     BreakpadSymbols,
@@ -210,6 +216,14 @@ class PdbSymbolizer:
         found = self.pdb.lookup(rva)
         if found is None:
             return None
+        if found.inlines:
+            # as breakpad has it: the address's own (innermost) line, and each inlined
+            # call with its call site; the function's line is the outermost call site
+            inner = found.inlines[-1]
+            chain = tuple(InlineFrame(f.name, f.depth, f.call_file, f.call_line)
+                          for f in found.inlines)
+            return SymbolInfo(found.name, found.start_rva, found.size, inner.file, inner.line,
+                              "pdb", chain)
         return SymbolInfo(found.name, found.start_rva, found.size, found.file, found.line, "pdb")
 
 
@@ -483,6 +497,10 @@ class SymbolResolver:
         if out.pdb_identity is not None:
             self._find_pdb(out.pdb_identity, out)
             self._find_sym(out.pdb_identity, out)
+        else:  # ELF build id: breakpad's debug_file/debug_id/debug_file.sym
+            elf = getattr(module, "breakpad_identity", None)
+            if elf is not None:
+                self._find_sym(elf, out)
         chain: list[Symbolizer] = []
         if out.pdb is not None:
             chain.append(_Guarded(PdbSymbolizer(out.pdb), f"PDB {out.pdb_path}", out.errors))

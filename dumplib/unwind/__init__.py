@@ -5,8 +5,11 @@
 * :mod:`dumplib.unwind.walker`: :class:`~dumplib.unwind.walker.StackWalker`, which
   :meth:`dumplib.Dump.stack` and :meth:`dumplib.Dump.stacks` use (one per dump and
   ``symbols=`` value, caching module unwind tables and symbols).
-* :mod:`dumplib.unwind.amd64`: Windows x64 virtual unwinding (UNWIND_INFO,
-  epilogue emulation, machine frames).
+* :mod:`dumplib.unwind.amd64`, :mod:`dumplib.unwind.x86`: one module per CPU,
+  each exposing ``step`` (the unwind-data rung: x64 UNWIND_INFO with epilogue
+  emulation and machine frames; x86 STACK WIN; breakpad STACK CFI); the
+  walker is the CPU-agnostic driver.
+* :mod:`dumplib.unwind.state`: what the step functions and the driver share.
 * :mod:`dumplib.unwind.postfix`: breakpad ``STACK WIN`` / ``STACK CFI`` programs.
 * :mod:`dumplib.unwind.disasm`: capstone listings, CALL-site checks for stack
   scanning and explanations of faulting instructions.

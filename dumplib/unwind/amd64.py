@@ -1,4 +1,9 @@
-"""Windows x64 virtual unwinding: one frame from RUNTIME_FUNCTION / UNWIND_INFO.
+"""x64 unwinding: one frame from RUNTIME_FUNCTION / UNWIND_INFO, and this CPU's step.
+
+:func:`step` is the x64 rung of the ladder the driver
+(:class:`~dumplib.unwind.walker.StackWalker`) climbs for every frame: the
+exception dispatcher's pushed CONTEXT, Windows unwind data, breakpad
+``STACK CFI``; the driver then tries the frame pointer and validated scanning.
 
 :func:`virtual_unwind` applies the rules of the Windows x64 ABI (what
 ``RtlVirtualUnwind`` does) to a register set:
@@ -27,15 +32,43 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from dumplib._exc import DumpError, MemoryNotInDump
+from dumplib.format.constants import Arch
+from dumplib.format.context import AMD64_CONTEXT_SIZE, parse_context
 from dumplib.pe.unwind import RuntimeFunction, UnwindInfo, UnwindOp
+from dumplib.unwind.frames import Trust
+from dumplib.unwind.state import (
+    CpuRegisters,
+    FrameSymbol,
+    ModuleUnwind,
+    StepResult,
+    WalkState,
+    root_begin,
+)
+
+if TYPE_CHECKING:
+    from dumplib.unwind.walker import StackWalker
 
 __all__ = [
+    "REGISTERS",
     "REGISTER_NAMES",
     "Epilogue",
     "parse_epilogue",
+    "step",
     "virtual_unwind",
 ]
+
+#: x64 registers for the driver: callee-saved ones per the Windows x64 ABI.
+REGISTERS = CpuRegisters(
+    "rip", "rsp", "rbp",
+    ("rbx", "rbp", "rsi", "rdi", "r12", "r13", "r14", "r15",
+     *(f"xmm{i}" for i in range(6, 16))),
+    64,
+)
+_CONTEXT_AMD64 = 0x100000
+_DISPATCHER = "KiUserExceptionDispatcher"
 
 #: AMD64 integer registers by their unwind-code number.
 REGISTER_NAMES: tuple[str, ...] = (
@@ -285,3 +318,117 @@ def virtual_unwind(
     regs["rip"] = read_u64(rsp)
     regs["rsp"] = rsp + 8
     return False
+
+
+# -- this CPU's step ---------------------------------------------------------------
+
+
+def step(
+    walker: StackWalker,
+    regs: dict[str, int],
+    ip: int,
+    sp: int,
+    lookup: int,
+    sym: FrameSymbol,
+    state: WalkState,
+    notes: list[str],
+) -> StepResult | None:
+    """One x64 step from unwind data.
+
+    In order: the CONTEXT ``KiUserExceptionDispatcher`` received (trust
+    ``context``); the image's (or a dynamic function table's)
+    RUNTIME_FUNCTION / UNWIND_INFO through :func:`virtual_unwind`, a function
+    without an entry in an image with ``.pdata`` being a leaf; then breakpad
+    ``STACK CFI`` (trust ``cfi``).
+
+    Args:
+        walker: the walker (memory, modules, symbols, caches).
+        regs, ip, sp: the callee's registers, instruction and stack pointer.
+        lookup: the address to look unwind data up for (ip, or ip - 1 for a return address).
+        sym: what names ``lookup``.
+        state: the walk's bounds.
+        notes: where to say why something was not used.
+
+    Returns:
+        The caller's registers, their trust and whether the ip is exact; None
+        when no unwind data applies.
+    """
+    module = sym.module
+    if sym.function == _DISPATCHER and module is not None:
+        pushed = _pushed_context(walker, sp, state)
+        if pushed is not None:
+            return pushed, Trust.CONTEXT, True
+    entry: tuple[int, RuntimeFunction, tuple[UnwindInfo, ...]] | None = None
+    mu = walker.module_unwind(module) if module is not None else None
+    leaf = False
+    if mu is not None and mu.table is not None:
+        rf = mu.table.function_for(lookup - module.base)  # type: ignore[union-attr]
+        if rf is not None:
+            chain = walker._chain(mu, rf)
+            if chain:
+                entry = (mu.module.base, rf, chain)
+        else:
+            leaf = True
+    if entry is None and not leaf:
+        entry = walker._dynamic_entry(lookup)
+    new: dict[str, int] | None = None
+    machine = False
+    if entry is not None:
+        base, rf, chain = entry
+        new = dict(regs)
+        try:
+            own = None
+            if mu is not None and mu.table is not None:
+                own = _own_code(walker, mu, root_begin(rf, chain))
+            machine = virtual_unwind(
+                new, ip, base, rf, chain, walker.memory.read_u64, walker.memory.read, walker.code,
+                own,
+            )
+        except MemoryNotInDump as exc:
+            notes.append(f"unwind of 0x{ip:x} needs memory not in the dump: {exc}")
+            new = None
+    elif leaf:
+        try:
+            new = dict(regs)
+            new["rip"] = walker.memory.read_u64(sp)
+            new["rsp"] = sp + 8
+        except MemoryNotInDump:
+            new = None
+    if new is not None and walker._accept(new, sp, state):
+        return new, Trust.CFI, machine
+    if mu is not None and mu.breakpad is not None and module is not None:
+        cfi = walker._step_cfi(mu.breakpad, lookup - module.base, regs, sp, state)
+        if cfi is not None:
+            return cfi, Trust.CFI, False
+    return None
+
+def _own_code(walker: StackWalker, mu: ModuleUnwind, root: int) -> Callable[[int], bool]:
+    """A predicate: is an address code of the function whose primary entry is at ``root``."""
+    base = mu.module.base
+
+    def own(address: int) -> bool:
+        if mu.table is None:
+            return False
+        other = mu.table.function_for(address - base)
+        if other is None:
+            return False
+        chain = walker._chain(mu, other)
+        return chain is not None and root_begin(other, chain) == root
+
+    return own
+
+def _pushed_context(walker: StackWalker, sp: int, state: WalkState) -> dict[str, int] | None:
+    """The CONTEXT KiUserExceptionDispatcher received (at its rsp), when it looks valid."""
+    data = walker.memory.try_read(sp, AMD64_CONTEXT_SIZE)
+    if data is None:
+        return None
+    try:
+        ctx = parse_context(Arch.AMD64, data)
+    except DumpError:
+        return None
+    if not ctx.flags & _CONTEXT_AMD64:
+        return None
+    new = ctx.as_dict()
+    if not (sp < new["rsp"] <= state.hi + 8) or not walker._is_code(new["rip"]):
+        return None
+    return new

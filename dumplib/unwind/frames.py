@@ -16,7 +16,11 @@ from dumplib.model.objects import Module
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["FRAME_COLUMNS", "Frame", "Stack", "StackStatus", "Trust", "lookup_address"]
+    from dumplib.symbols.base import InlineFrame
+
+__all__ = [
+    "FRAME_COLUMNS", "Frame", "LogicalFrame", "Stack", "StackStatus", "Trust", "lookup_address",
+]
 
 #: The columns of :meth:`Stack.to_dataframe`, in order.
 FRAME_COLUMNS = ("thread_id", "index", "ip", "sp", "trust", "module", "function", "offset",
@@ -50,6 +54,9 @@ class StackStatus(str, enum.Enum):
     """No method could find a caller, or the walk left the stack."""
     NO_CONTEXT = "no_context"
     """The thread had no usable register context."""
+    DUMP_WRITER = "dump_writer"
+    """The thread wrote the dump (BreakpadInfo): its stack is the crash handler's
+    own, so it is not walked (minidump-stackwalk does the same)."""
 
     def __str__(self) -> str:
         return self.value
@@ -98,6 +105,9 @@ class Frame:
         source_file, source_line: where known from PDB or .sym line records.
         registers: the registers known in this frame (non-volatile ones recovered
             by unwinding, plus ip and sp).
+        inlines: calls inlined at the frame's lookup address, outermost first
+            (from .sym INLINE records); each is a frame of its own in
+            :meth:`Stack.logical_frames`.
     """
 
     index: int
@@ -110,6 +120,7 @@ class Frame:
     source_file: str | None = None
     source_line: int | None = None
     registers: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    inlines: tuple[InlineFrame, ...] = ()
 
     @property
     def module_name(self) -> str | None:
@@ -142,6 +153,26 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
+class LogicalFrame:
+    """One frame as a reader sees it: an inlined call, or the physical frame holding it.
+
+    Attributes:
+        frame: the physical frame (registers, trust, module).
+        inline: True for an inlined call, False for the physical frame itself.
+        function: the function (the inlined one for an inlined call).
+        source_file, source_line: where in ``function`` execution is: the
+            address's line for the innermost call, else the call site of the
+            next inner one.
+    """
+
+    frame: Frame
+    inline: bool
+    function: str | None
+    source_file: str | None
+    source_line: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Stack:
     """The walked stack of one thread.
 
@@ -159,6 +190,27 @@ class Stack:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    def logical_frames(self, *, physical_only: bool = False) -> tuple[LogicalFrame, ...]:
+        """The frames with every inlined call as a frame of its own, innermost first.
+
+        Args:
+            physical_only: leave inlined calls out (one entry per physical frame).
+        """
+        out: list[LogicalFrame] = []
+        for f in self.frames:
+            chain = f.inlines
+            if physical_only or not chain:
+                out.append(LogicalFrame(f, False, f.function, f.source_file, f.source_line))
+                continue
+            for k in range(len(chain) - 1, -1, -1):
+                if k == len(chain) - 1:
+                    file, line = f.source_file, f.source_line
+                else:
+                    file, line = chain[k + 1].call_file, chain[k + 1].call_line
+                out.append(LogicalFrame(f, True, chain[k].function, file, line))
+            out.append(LogicalFrame(f, False, f.function, chain[0].call_file, chain[0].call_line))
+        return tuple(out)
 
     def to_dataframe(self) -> pandas.DataFrame:
         """One row per frame, innermost first (columns :data:`FRAME_COLUMNS`).

@@ -1,7 +1,12 @@
 """The stack walker: every thread, frame by frame, each frame with how it was found.
 
-:class:`StackWalker` walks threads of one dump. For each frame it tries, in
-order:
+:class:`StackWalker` is the CPU-agnostic driver. Each CPU has its own module
+(:mod:`dumplib.unwind.amd64`, :mod:`dumplib.unwind.x86`,
+:mod:`dumplib.unwind.arm64`, :mod:`dumplib.unwind.arm`) exposing one ``step``
+function for the unwind-data rung of the ladder and its register names
+(:class:`~dumplib.unwind.state.CpuRegisters`); the driver adds the frame
+pointer and validated scanning, checks every caller and ends the walk. For
+each frame it tries, in order:
 
 AMD64
     1. a frame in ``ntdll!KiUserExceptionDispatcher``: the CONTEXT the kernel
@@ -14,12 +19,21 @@ AMD64
     3. breakpad ``STACK CFI`` rules when a ``.sym`` was found (trust ``cfi``);
 x86
     1. breakpad ``STACK WIN`` programs, then ``STACK CFI`` (trust ``cfi``);
-both
-    4. the frame-pointer chain (trust ``frame_pointer``);
+ARM64
+    1. Windows ``.pdata``/``.xdata`` (packed and full unwind codes), then
+       ``STACK CFI`` (trust ``cfi``);
+ARM
+    1. ``STACK CFI`` (trust ``cfi``);
+all
+    4. the frame-pointer chain (trust ``frame_pointer``): rbp/ebp, ARM64's
+       frame records through fp, ARM's through r11;
     5. stack scanning (trust ``scan``): a pointer-sized stack value counts as
        a return address only when it points into executable module memory
-       right after a CALL instruction (decoded with capstone when the code
-       bytes are in the dump or in the image file), within a bounded window.
+       right after a call (CALL, BL/BLR, BL/BLX; decoded when the code bytes
+       are in the dump or in the image file), within a bounded window, and
+       when no unwind table or symbol file places it in no function. On x86 a
+       scanned frame gets its caller's ebp back so the next frame can use the
+       frame-pointer chain or STACK WIN again.
 
 A caller is accepted only when its stack pointer is above the callee's (the
 stack grows down), its ip is plausible, and it was not seen before (cycles).
@@ -40,18 +54,25 @@ from dataclasses import dataclass, field
 
 from dumplib._exc import DumpError, MemoryNotInDump
 from dumplib.format.constants import Arch
-from dumplib.format.context import AMD64_CONTEXT_SIZE, Context, parse_context
+from dumplib.format.context import Context
 from dumplib.model.dump import DumpFile
 from dumplib.model.objects import Module, Thread
-from dumplib.pe.image import PeImage
 from dumplib.pe.layout import MemoryLayout
 from dumplib.pe.unwind import FunctionTable, RuntimeFunction, UnwindInfo, parse_unwind_info
-from dumplib.symbols.breakpad import BreakpadSymbols, StackWinType
+from dumplib.symbols.breakpad import BreakpadSymbols
 from dumplib.symbols.resolver import SymbolResolver
-from dumplib.unwind.amd64 import virtual_unwind
+from dumplib.unwind import amd64, arm, arm64, x86
 from dumplib.unwind.disasm import follows_call
 from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
-from dumplib.unwind.postfix import PostfixError, evaluate_expression, run_program
+from dumplib.unwind.postfix import PostfixError, evaluate_expression
+from dumplib.unwind.state import (
+    CpuRegisters,
+    FrameSymbol,
+    ModuleUnwind,
+    StepResult,
+    WalkState,
+    root_begin,
+)
 
 __all__ = [
     "DEFAULT_MAX_FRAMES",
@@ -76,40 +97,12 @@ MAX_RECOVERY_CANDIDATES = 512
 #: Longest chained-unwind-info chain followed in a dynamic function table.
 MAX_DYNAMIC_CHAIN = 32
 
-_AMD64_NONVOLATILE = (
-    "rbx", "rbp", "rsi", "rdi", "r12", "r13", "r14", "r15",
-    *(f"xmm{i}" for i in range(6, 16)),
-)
-_X86_NONVOLATILE = ("ebx", "ebp", "esi", "edi")
 _IMAGE_SCN_CNT_CODE = 0x20
 _IMAGE_SCN_MEM_EXECUTE = 0x20000000
 _PAGE_EXECUTE_ANY = 0x10 | 0x20 | 0x40 | 0x80
-_CONTEXT_AMD64 = 0x100000
 _THREAD_START_FUNCTIONS = frozenset(
     {"RtlUserThreadStart", "RtlpUserThreadStart", "BaseProcessStart", "BaseThreadStart"}
 )
-_DISPATCHER = "KiUserExceptionDispatcher"
-
-
-@dataclass(slots=True)
-class ModuleUnwind:
-    """What the walker knows about one module (found once per walker).
-
-    Attributes:
-        module: the module.
-        image: its PE image (from the dump's memory, else the symbol path), or None.
-        table: the image's RUNTIME_FUNCTIONs (AMD64 with .pdata), or None.
-        breakpad: the module's breakpad .sym (STACK CFI / STACK WIN), or None.
-        code_ranges: absolute ranges of its executable sections, or None when unknown.
-        chains: UNWIND_INFO chains decoded so far, by RUNTIME_FUNCTION begin RVA.
-    """
-
-    module: Module
-    image: PeImage | None = None
-    table: FunctionTable | None = None
-    breakpad: BreakpadSymbols | None = None
-    code_ranges: list[tuple[int, int]] | None = None
-    chains: dict[int, tuple[UnwindInfo, ...] | None] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -122,24 +115,6 @@ class _DynamicTable:
     table: FunctionTable
     layout: MemoryLayout
     chains: dict[int, tuple[UnwindInfo, ...] | None] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class FrameSymbol:
-    """What names one lookup address.
-
-    Attributes:
-        module: the module holding it, or None.
-        function: the function (PDB, .sym or export), or None.
-        offset: from the function start, else from the module base, else the address.
-        file, line: source position when line records exist.
-    """
-
-    module: Module | None
-    function: str | None
-    offset: int
-    file: str | None
-    line: int | None
 
 
 class StackWalker:
@@ -166,7 +141,11 @@ class StackWalker:
         self.arch = dump.system.arch
         self.memory = dump.memory
         self.modules = dump.modules
-        self.bits = 32 if self.arch is Arch.X86 else 64
+        cpu = _CPUS.get(self.arch)
+        self.cpu: CpuRegisters | None = cpu[1] if cpu is not None else None
+        self.bits = self.cpu.bits if self.cpu is not None else 64
+        self.ipn, self.spn, self.fpn = (
+            (self.cpu.ip, self.cpu.sp, self.cpu.fp) if self.cpu else ("rip", "rsp", "rbp"))
         self.resolver = resolver or SymbolResolver(
             [os.fspath(s) for s in symbols or ()], memory=self.memory.read
         )
@@ -176,6 +155,7 @@ class StackWalker:
         self._dynamic: list[_DynamicTable] | None = None
         self._dynamic_starts: list[int] = []
         self.notes: list[str] = []
+        self._code_mask: int | None = None
         self._read_ptr = self.memory.read_u32 if self.bits == 32 else self.memory.read_u64
 
     def close(self) -> None:
@@ -346,8 +326,38 @@ class StackWalker:
                     before = got
                     break
         if not before:
-            return self.modules.find(address) is not None  # no code bytes: module memory only
-        return follows_call(before, address, bits=self.bits)
+            called = module is not None  # no code bytes: module memory only
+        elif self.arch is Arch.ARM64:
+            called = arm64.follows_call(before)
+        elif self.arch is Arch.ARM:
+            called = arm.follows_call(self.code, address)
+        else:
+            called = follows_call(before, address, bits=self.bits)
+        # the cheap test first: symbols are consulted only for what looks like a call site
+        return called and not (module is not None and self._in_no_function(module, address - 1))
+
+    def _in_no_function(self, module: Module, address: int) -> bool:
+        """Whether unwind tables or symbols show that ``address`` lies in no function
+        that can make a call: outside every x64 RUNTIME_FUNCTION of an image with
+        ``.pdata`` (functions without one are leaves and call nothing), or outside
+        every function of a loaded PDB or .sym."""
+        mu = self.module_unwind(module)
+        if mu.table is not None and mu.table.function_for(address - module.base) is None:
+            return True
+        try:
+            found = self.resolver.module_symbols(module)
+        except DumpError:
+            return False
+        if found.pdb is None and found.breakpad is None:
+            return False
+        try:
+            info = self.resolver.lookup(module, address)
+        except DumpError:
+            return False
+        if info is None or info.source not in ("pdb", "breakpad"):
+            return True
+        return info.size is not None and not (
+            info.start_rva <= address - module.base < info.start_rva + max(info.size, 1))
 
     # -- symbols ----------------------------------------------------------------------
 
@@ -373,6 +383,7 @@ class StackWalker:
                 sym.function = info.function
                 sym.offset = address - module.base - info.start_rva
                 sym.file, sym.line = info.file, info.line
+                sym.inlines = info.inlines
         self._syms[address] = sym
         return sym
 
@@ -388,7 +399,7 @@ class StackWalker:
         if rf is None:
             return True
         chain = self._chain(mu, rf)
-        begin = _root(rf, chain) if chain else rf.begin
+        begin = root_begin(rf, chain) if chain else rf.begin
         return begin <= start_rva
 
     # -- walking ----------------------------------------------------------------------
@@ -447,15 +458,19 @@ class StackWalker:
             stack with status NO_CONTEXT.
         """
         notes: list[str] = []
-        if self.arch not in (Arch.AMD64, Arch.X86):
+        if self.arch not in _CPUS:
             return Stack(thread.id, (), StackStatus.NO_CONTEXT,
                          (f"no stack walker for {self.arch.value}",))
+        if context is None and self._dump_writer() == thread.id:
+            return Stack(thread.id, (), StackStatus.DUMP_WRITER, (
+                f"thread {thread.id} wrote the dump (BreakpadInfo); its stack is the "
+                "handler's own and was not walked",))
         if context is None:
             try:
                 context = self.start_context(thread, from_exception=from_exception)
             except DumpError as exc:
                 return Stack(thread.id, (), StackStatus.NO_CONTEXT, (str(exc),))
-        ipn, spn = ("rip", "rsp") if self.bits == 64 else ("eip", "esp")
+        ipn, spn = self.ipn, self.spn
         try:
             regs = {k: int(v) for k, v in context.items()}
             ip, sp = regs[ipn], regs[spn]
@@ -474,7 +489,7 @@ class StackWalker:
                 f"0x{rng[0]:x}-0x{rng[0] + rng[1]:x}; its stack was scanned instead"
             )
             lo, hi = rng[0], rng[0] + rng[1]
-            found = self._recover_start(_WalkState(lo, hi))
+            found = self._recover_start(WalkState(lo, hi))
             if found is None:
                 return Stack(thread.id, (), StackStatus.LOST, tuple(notes))
             ip, sp = found
@@ -483,8 +498,8 @@ class StackWalker:
             trust, exact = Trust.SCAN, False
         seen: set[tuple[int, int]] = set()
         status = StackStatus.LOST
-        state = _WalkState(lo, hi)
-        keep = _AMD64_NONVOLATILE if self.bits == 64 else _X86_NONVOLATILE
+        state = WalkState(lo, hi)
+        keep = self.cpu.nonvolatile if self.cpu is not None else ()
         while True:
             lookup = ip if exact else ip - 1
             sym = self.symbolize(lookup)
@@ -493,7 +508,7 @@ class StackWalker:
                 offset += ip - lookup
             frames.append(Frame(
                 len(frames), ip, sp, trust, sym.module, sym.function, offset,
-                sym.file, sym.line, regs if frames else dict(context),
+                sym.file, sym.line, regs if frames else dict(context), sym.inlines,
             ))
             if len(frames) >= max_frames:
                 status = StackStatus.TRUNCATED
@@ -521,7 +536,26 @@ class StackWalker:
             ip, sp = new_ip, new_sp
         return Stack(thread.id, tuple(frames), status, tuple(notes))
 
-    def _recover_start(self, state: _WalkState) -> tuple[int, int] | None:
+    def strip_code_pointer(self, value: int) -> int:
+        """A code address without ARM64 pointer-authentication bits (identity elsewhere).
+
+        Signed return addresses (arm64e) carry a PAC in their high bits; the
+        bits above the highest module address cannot be part of a code address.
+        """
+        if self.arch is not Arch.ARM64:
+            return value
+        mask = self._code_mask
+        if mask is None:
+            top = max((m.end for m in self.modules), default=0)
+            mask = self._code_mask = (1 << max(top.bit_length(), 32)) - 1 if top else -1
+        return value & mask if mask != -1 else value
+
+    def _dump_writer(self) -> int | None:
+        """The id of the thread that wrote the dump (BreakpadInfo), or None."""
+        info = self.dump.vendor.breakpad_info
+        return info.dump_thread_id if info is not None else None
+
+    def _recover_start(self, state: WalkState) -> tuple[int, int] | None:
         """Find where to start walking a stack whose context is unusable.
 
         Candidates are validated return addresses, from the lowest stack
@@ -533,7 +567,7 @@ class StackWalker:
             ``(ip, sp)`` of the frame to start from, or None.
         """
         width = self.bits // 8
-        ipn, spn = ("rip", "rsp") if width == 8 else ("eip", "esp")
+        ipn, spn = self.ipn, self.spn
         at = state.lo
         fallback: tuple[int, int] | None = None
         for _ in range(MAX_RECOVERY_CANDIDATES):
@@ -562,13 +596,16 @@ class StackWalker:
     # -- one step ---------------------------------------------------------------------
 
     def _accept(
-        self, new: dict[str, int], sp: int, state: _WalkState, *, check_ip: bool = True
+        self, new: dict[str, int], sp: int, state: WalkState, *, check_ip: bool = True
     ) -> bool:
-        spn, ipn = ("rsp", "rip") if self.bits == 64 else ("esp", "eip")
+        spn, ipn = self.spn, self.ipn
         new_sp, new_ip = new.get(spn, 0), new.get(ipn, 0)
         if new_ip == 0:
             return new_sp > sp
-        if not sp < new_sp <= state.hi + 8:
+        # On ARM a leaf keeps its return address in lr and need not move sp: the
+        # caller may share the callee's sp (the walk's (ip, sp) set stops cycles).
+        low_ok = sp <= new_sp if self.arch in (Arch.ARM64, Arch.ARM) else sp < new_sp
+        if not (low_ok and new_sp <= state.hi + 8):
             return False
         return not check_ip or self._is_code(new_ip)
 
@@ -579,17 +616,14 @@ class StackWalker:
         sp: int,
         exact: bool,
         sym: FrameSymbol,
-        state: _WalkState,
+        state: WalkState,
         notes: list[str],
         *,
         first: bool,
         cfi_only: bool = False,
-    ) -> tuple[dict[str, int], Trust, bool] | None:
+    ) -> StepResult | None:
         lookup = ip if exact else ip - 1
-        if self.bits == 64:
-            found = self._step_amd64(regs, ip, sp, lookup, sym, state, notes)
-        else:
-            found = self._step_x86(regs, sp, lookup, sym, state, notes)
+        found = _CPUS[self.arch][0](self, regs, ip, sp, lookup, sym, state, notes)
         if found is not None or cfi_only:
             return found
         if sym.function in _THREAD_START_FUNCTIONS and not first:
@@ -602,98 +636,8 @@ class StackWalker:
             return new, Trust.SCAN, False
         return None
 
-    def _step_amd64(
-        self,
-        regs: dict[str, int],
-        ip: int,
-        sp: int,
-        lookup: int,
-        sym: FrameSymbol,
-        state: _WalkState,
-        notes: list[str],
-    ) -> tuple[dict[str, int], Trust, bool] | None:
-        module = sym.module
-        if sym.function == _DISPATCHER and module is not None:
-            pushed = self._pushed_context(sp, state)
-            if pushed is not None:
-                return pushed, Trust.CONTEXT, True
-        entry: tuple[int, RuntimeFunction, tuple[UnwindInfo, ...]] | None = None
-        mu = self.module_unwind(module) if module is not None else None
-        leaf = False
-        if mu is not None and mu.table is not None:
-            rf = mu.table.function_for(lookup - module.base)  # type: ignore[union-attr]
-            if rf is not None:
-                chain = self._chain(mu, rf)
-                if chain:
-                    entry = (mu.module.base, rf, chain)
-            else:
-                leaf = True
-        if entry is None and not leaf:
-            entry = self._dynamic_entry(lookup)
-        new: dict[str, int] | None = None
-        machine = False
-        if entry is not None:
-            base, rf, chain = entry
-            new = dict(regs)
-            try:
-                own = None
-                if mu is not None and mu.table is not None:
-                    own = self._own_code(mu, _root(rf, chain))
-                machine = virtual_unwind(
-                    new, ip, base, rf, chain, self.memory.read_u64, self.memory.read, self.code,
-                    own,
-                )
-            except MemoryNotInDump as exc:
-                notes.append(f"unwind of 0x{ip:x} needs memory not in the dump: {exc}")
-                new = None
-        elif leaf:
-            try:
-                new = dict(regs)
-                new["rip"] = self.memory.read_u64(sp)
-                new["rsp"] = sp + 8
-            except MemoryNotInDump:
-                new = None
-        if new is not None and self._accept(new, sp, state):
-            return new, Trust.CFI, machine
-        if mu is not None and mu.breakpad is not None and module is not None:
-            cfi = self._step_cfi(mu.breakpad, lookup - module.base, regs, sp, state)
-            if cfi is not None:
-                return cfi, Trust.CFI, False
-        return None
-
-    def _own_code(self, mu: ModuleUnwind, root: int) -> Callable[[int], bool]:
-        """A predicate: is an address code of the function whose primary entry is at ``root``."""
-        base = mu.module.base
-
-        def own(address: int) -> bool:
-            if mu.table is None:
-                return False
-            other = mu.table.function_for(address - base)
-            if other is None:
-                return False
-            chain = self._chain(mu, other)
-            return chain is not None and _root(other, chain) == root
-
-        return own
-
-    def _pushed_context(self, sp: int, state: _WalkState) -> dict[str, int] | None:
-        """The CONTEXT KiUserExceptionDispatcher received (at its rsp), when it looks valid."""
-        data = self.memory.try_read(sp, AMD64_CONTEXT_SIZE)
-        if data is None:
-            return None
-        try:
-            ctx = parse_context(Arch.AMD64, data)
-        except DumpError:
-            return None
-        if not ctx.flags & _CONTEXT_AMD64:
-            return None
-        new = ctx.as_dict()
-        if not (sp < new["rsp"] <= state.hi + 8) or not self._is_code(new["rip"]):
-            return None
-        return new
-
     def _step_cfi(
-        self, bp: BreakpadSymbols, rva: int, regs: dict[str, int], sp: int, state: _WalkState
+        self, bp: BreakpadSymbols, rva: int, regs: dict[str, int], sp: int, state: WalkState
     ) -> dict[str, int] | None:
         try:
             rules = bp.cfi_rules(rva)
@@ -702,6 +646,12 @@ class StackWalker:
         if rules is None or ".cfa" not in rules.rules or ".ra" not in rules.rules:
             return None
         variables: dict[str, int] = {f"${k}": v for k, v in regs.items()}
+        aliases = self.cpu.cfi_aliases if self.cpu is not None else ()
+        if aliases:  # ARM .sym files name registers without '$' (x29, sp, pc)
+            variables.update(regs)
+            for cfi_name, name in aliases:
+                if name in regs:
+                    variables[f"${cfi_name}"] = variables[cfi_name] = regs[name]
         try:
             cfa = evaluate_expression(rules.rules[".cfa"], variables, self._read_ptr,
                                       bits=self.bits)
@@ -712,103 +662,26 @@ class StackWalker:
                     continue
                 value = evaluate_expression(expr, variables, self._read_ptr, bits=self.bits)
                 if name == ".ra":
-                    new["rip" if self.bits == 64 else "eip"] = value
-                elif name.startswith("$"):
-                    new[name[1:]] = value
+                    new[self.ipn] = self.strip_code_pointer(value)
+                elif name.startswith("$") or not name.startswith("."):
+                    reg = name.lstrip("$")
+                    new[dict(aliases).get(reg, reg)] = value
         except PostfixError:
             return None
-        new["rsp" if self.bits == 64 else "esp"] = cfa
+        new[self.spn] = cfa
         return new if self._accept(new, sp, state) else None
 
-    def _step_x86(
-        self,
-        regs: dict[str, int],
-        sp: int,
-        lookup: int,
-        sym: FrameSymbol,
-        state: _WalkState,
-        notes: list[str],
-    ) -> tuple[dict[str, int], Trust, bool] | None:
-        module = sym.module
-        callee_params = state.callee_params
-        state.callee_params = 0
-        if module is None:
-            return None
-        mu = self.module_unwind(module)
-        bp = mu.breakpad
-        if bp is None:
-            return None
-        rva = lookup - module.base
-        try:
-            record = bp.stack_win_at(rva)
-        except DumpError:
-            record = None
-        if record is not None:
-            new = self._stack_win(record, regs, sp, callee_params, state)
-            if new is not None:
-                state.callee_params = record.parameter_size
-                return new, Trust.CFI, False
-        cfi = self._step_cfi(bp, rva, regs, sp, state)
-        if cfi is not None:
-            return cfi, Trust.CFI, False
-        return None
-
-    def _stack_win(
-        self, record: object, regs: dict[str, int], sp: int, callee_params: int,
-        state: _WalkState,
-    ) -> dict[str, int] | None:
-        from dumplib.symbols.breakpad import StackWinRecord
-
-        assert isinstance(record, StackWinRecord)
-        ra_search = sp + callee_params + record.local_size + record.saved_register_size
-        variables: dict[str, int] = {f"${k}": v for k, v in regs.items() if k[0] == "e"}
-        variables.update({
-            ".cbCalleeParams": callee_params,
-            ".cbSavedRegs": record.saved_register_size,
-            ".cbLocals": record.local_size,
-            ".cbParams": record.parameter_size,
-            ".raSearchStart": ra_search,
-            ".raSearch": ra_search,
-        })
-        program = record.program_string
-        if program is None or int(record.type) == StackWinType.FPO:
-            if record.allocates_base_pointer:
-                program = (
-                    "$eip .raSearchStart ^ = $esp .raSearchStart 4 + = "
-                    "$ebp $esp .cbCalleeParams + .cbSavedRegs + 8 - ^ ="
-                )
-            else:
-                program = "$eip .raSearchStart ^ = $esp .raSearchStart 4 + = $ebp $ebp ="
-        try:
-            run_program(program, variables, self.memory.read_u32, bits=32)
-        except PostfixError:
-            return None
-        if "$eip" not in variables or "$esp" not in variables:
-            return None
-        new = dict(regs)
-        for name in ("eip", "esp", "ebp", "ebx", "esi", "edi"):
-            if f"${name}" in variables:
-                new[name] = variables[f"${name}"]
-        if not self._is_return_address(new["eip"]) and new["eip"] != 0:
-            # the program's return-address slot was wrong: search from .raSearchStart
-            found = self._scan_from(ra_search + 4, state, 64)
-            if found is None:
-                return None
-            new["eip"], slot = found
-            new["esp"] = slot + 4
-        return new if self._accept(new, sp, state, check_ip=False) else None
-
     def _frame_pointer(
-        self, regs: dict[str, int], sp: int, state: _WalkState
+        self, regs: dict[str, int], sp: int, state: WalkState
     ) -> dict[str, int] | None:
         width = self.bits // 8
-        fpn, ipn, spn = ("rbp", "rip", "rsp") if width == 8 else ("ebp", "eip", "esp")
+        fpn, ipn, spn = self.fpn, self.ipn, self.spn
         fp = regs.get(fpn)
         if fp is None or not sp <= fp < state.hi or fp % width:
             return None
         try:
             saved_fp = self._read_ptr(fp)
-            ret = self._read_ptr(fp + width)
+            ret = self.strip_code_pointer(self._read_ptr(fp + width))
         except MemoryNotInDump:
             return None
         new_sp = fp + 2 * width
@@ -825,7 +698,7 @@ class StackWalker:
         new[fpn], new[ipn], new[spn] = saved_fp, ret, new_sp
         return new
 
-    def _scan_from(self, start: int, state: _WalkState, words: int) -> tuple[int, int] | None:
+    def _scan_from(self, start: int, state: WalkState, words: int) -> tuple[int, int] | None:
         width = self.bits // 8
         addr = start + (-start) % width
         end = min(state.hi, addr + words * width)
@@ -833,36 +706,34 @@ class StackWalker:
         fmt = "<I" if width == 4 else "<Q"
         import struct
 
+        strip = self.strip_code_pointer if self.arch is Arch.ARM64 else None
         for i, (value,) in enumerate(struct.iter_unpack(fmt, data[: len(data) // width * width])):
+            if strip is not None:
+                value = strip(value)
             if value >= 0x10000 and self._is_return_address(value):
                 return value, addr + i * width
         return None
 
     def _scan(
-        self, regs: dict[str, int], sp: int, state: _WalkState, words: int
+        self, regs: dict[str, int], sp: int, state: WalkState, words: int
     ) -> dict[str, int] | None:
         width = self.bits // 8
-        ipn, spn = ("rip", "rsp") if width == 8 else ("eip", "esp")
+        ipn, spn = self.ipn, self.spn
         found = self._scan_from(sp, state, words)
         if found is None:
             return None
         ret, slot = found
         new = dict(regs)
         new[ipn], new[spn] = ret, slot + width
+        if self.arch is Arch.X86:
+            x86.frame_pointer_after_scan(self, new, regs, sp, slot, state)
         return new if new[spn] > sp else None
 
 
-def _root(rf: RuntimeFunction, chain: Sequence[UnwindInfo]) -> int:
-    """The begin RVA of the primary entry a (possibly chained) function entry belongs to."""
-    begin = rf.begin
-    for info in chain:
-        if info.chained is not None:
-            begin = info.chained.begin
-    return begin
-
-
-@dataclass(slots=True)
-class _WalkState:
-    lo: int
-    hi: int
-    callee_params: int = 0
+#: Each CPU's unwind-data step and registers; the driver adds frame pointer and scanning.
+_CPUS: dict[Arch, tuple[Callable[..., StepResult | None], CpuRegisters]] = {
+    Arch.AMD64: (amd64.step, amd64.REGISTERS),
+    Arch.X86: (x86.step, x86.REGISTERS),
+    Arch.ARM64: (arm64.step, arm64.REGISTERS),
+    Arch.ARM: (arm.step, arm.REGISTERS),
+}
