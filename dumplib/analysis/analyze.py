@@ -23,6 +23,7 @@ from dumplib.analysis.detectors import run_detectors
 from dumplib.analysis.facts import AnalysisContext
 from dumplib.analysis.model import FaultingInstruction, Finding, Report
 from dumplib.analysis.signatures import Signature, load_signatures, match_signature
+from dumplib.analysis.structural import signature_facts, structural_finding
 from dumplib.analysis.thirdparty import third_party_modules
 from dumplib.analysis.wer import wer_event
 from dumplib.format.constants import Arch
@@ -38,6 +39,15 @@ def evaluate_signatures(ctx: AnalysisContext, signatures: Sequence[Signature]) -
     """Match signatures against the context and build their findings."""
     findings: list[Finding] = []
     for sig in signatures:
+        if sig.detector is not None:
+            try:
+                found = structural_finding(ctx, sig)
+            except DumpError as exc:
+                ctx.notes.append(f"signature {sig.id} could not be evaluated: {exc}")
+                continue
+            if found is not None:
+                findings.append(found)
+            continue
         try:
             got = match_signature(sig, ctx)
         except DumpError as exc:
@@ -63,6 +73,7 @@ def evaluate_signatures(ctx: AnalysisContext, signatures: Sequence[Signature]) -
             evidence["confirmed"] = confirmed
         if confirmed and sig.confidence_confirmed is not None:
             confidence = max(confidence, sig.confidence_confirmed)
+        evidence.update(signature_facts(ctx, evidence))
         findings.append(
             Finding(
                 id=sig.id,

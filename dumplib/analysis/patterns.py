@@ -16,6 +16,7 @@ from dumplib.unwind.frames import Frame
 __all__ = [
     "BOILERPLATE_START",
     "DISPATCH_NOISE",
+    "RUNTIME_DIRECTORIES",
     "RUNTIME_MODULES",
     "SYSTEM_MODULES",
     "WAIT_STATES",
@@ -209,6 +210,16 @@ RUNTIME_MODULES: tuple[str, ...] = (
     "msvcr90.dll",
     "msvcr100_clr0400.dll",
     "msvcr120_clr0400.dll",
+)
+
+#: Directories the .NET runtimes install into (regular expressions on the full
+#: path): every module there -- the runtime, its native images and the framework
+#: assemblies of .NET Core / .NET 5+ under ``dotnet\shared`` -- is runtime code,
+#: never an application frame.
+RUNTIME_DIRECTORIES: tuple[str, ...] = (
+    r"\\Microsoft\.NET\\Framework(64)?\\v\d",
+    r"\\assembly\\(NativeImages_v|GAC_)",
+    r"\\dotnet\\shared\\Microsoft\.(NETCore|AspNetCore|WindowsDesktop)\.App\\",
 )
 
 #: Modules that are part of Windows whatever their path says (wine installs some
