@@ -22,9 +22,9 @@ from pathlib import Path
 import dumplib
 from dumplib.analysis import Report, analyze
 from dumplib.builder import DumpBuilder
+from dumplib.builder.handle_objects import mutant_owner_info, thread_object_info
 from dumplib.dump import Dump
 from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
-from dumplib.builder.handle_objects import mutant_owner_info, thread_object_info
 
 ROOT = Path(__file__).resolve().parent.parent
 WINE = ROOT / "fixtures" / "wine"
@@ -352,7 +352,8 @@ def case_a_variants() -> list[Variant]:
     _threads(b, [0x20, 0x24, 0x28], ages={0x24: 900, 0x28: 900},
              contexts={0x24: {"r10": 0x220}})
     out.append(Variant("a-servicebase-mutant-owner", "hung-stop-network-io", True, b, {
-        0x20: [("ntdll.dll", "NtRemoveIoCompletion"), ("clr.dll", "ThreadpoolMgr::WorkerThreadStart")],
+        0x20: [("ntdll.dll", "NtRemoveIoCompletion"),
+               ("clr.dll", "ThreadpoolMgr::WorkerThreadStart")],
         0x24: [("ntdll.dll", "NtWaitForSingleObject"),
                ("KERNELBASE.dll", "WaitForSingleObjectEx"),
                ("Contoso.Media.Core.dll", "Contoso.Media.Host.Shutdown"),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dumplib._exc import DumpError
-from dumplib.analysis.bucket import bucket
+from dumplib.analysis.bucket import FunctionStart, bucket, bucket_label
 from dumplib.analysis.collectors import COLLECTORS
 from dumplib.analysis.detectors import run_detectors
 from dumplib.analysis.facts import AnalysisContext
@@ -28,7 +28,7 @@ from dumplib.analysis.thirdparty import third_party_modules
 from dumplib.analysis.wer import wer_event
 from dumplib.format.constants import Arch
 from dumplib.model.dump import DumpFile
-from dumplib.unwind.frames import Stack
+from dumplib.unwind.frames import Frame, Stack
 
 __all__ = ["analyze", "evaluate_signatures", "faulting_instruction"]
 
@@ -152,6 +152,8 @@ def faulting_instruction(ctx: AnalysisContext) -> FaultingInstruction | None:
 def _finding_thread(findings: Sequence[Finding]) -> int | None:
     """The first thread the most confident finding names (for hang dumps' stack and bucket)."""
     for f in findings:
+        if f.confidence < 0.5:
+            continue  # a possible finding does not choose the thread a hang is bucketed on
         groups = f.evidence.get("threads")
         if isinstance(groups, list):
             for group in groups:
@@ -162,6 +164,29 @@ def _finding_thread(findings: Sequence[Finding]) -> int | None:
                         assert isinstance(tid, int)
                         return tid
     return None
+
+
+def _function_start(ctx: AnalysisContext) -> FunctionStart:
+    """A frame's function start RVA from its image's .pdata (image in the dump or on
+    the symbol path), or None: bucket keys that do not depend on PDBs."""
+
+    def start_of(frame: Frame) -> int | None:
+        module = frame.module
+        res = ctx.resolver
+        if module is None or res is None:
+            return None
+        try:
+            image = res.image(module)
+            if image is None:
+                return None
+            rva = frame.lookup_address - module.base
+            entry = image.function_for(rva)
+        except DumpError:
+            return None
+        # A leaf function has no .pdata entry: its address is still independent of PDBs.
+        return entry.begin if entry is not None else rva
+
+    return start_of
 
 
 def _summary(ctx: AnalysisContext, findings: Sequence[Finding]) -> str:
@@ -231,11 +256,14 @@ def analyze(
                 tid = dump.threads[0].id
             crash_stack = ctx.stack_of(tid) if tid is not None else None
         main = dump.modules.main
-        report_bucket = bucket(exc, crash_stack, main.name if main else None)
+        report_bucket = bucket(exc, crash_stack, main.name if main else None,
+                               _function_start(ctx))
+        label = bucket_label(exc, crash_stack, main.name if main else None)
         states = {t.id: t.state for t in ctx.threads}
         return Report(
             findings=findings,
             bucket=report_bucket,
+            bucket_label=label,
             exception=exc,
             wer=wer_event(dump),
             third_party_modules=third_party_modules(ctx),

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from dumplib._exc import DumpError
 from dumplib.analysis.evidence import EvidenceSet
-from dumplib.analysis.facts import AnalysisContext, ThreadFacts, classify_state
+from dumplib.analysis.facts import AnalysisContext, ThreadFacts
 from dumplib.analysis.model import JsonValue
 from dumplib.analysis.patterns import compile_all
 from dumplib.format.handle_objects import MutantOwner, ThreadObjectInfo, decode_object_info
@@ -187,7 +187,7 @@ def case_a_evidence(
 ) -> tuple[EvidenceSet, dict[str, JsonValue]] | None:
     """Gather case A's facts; None for dumps with an exception or without stacks."""
     if ctx.exception is not None or ctx.stacks is None:
-        return None
+        return None  # a crash dump is not a hang; without stacks no thread state is known
     ev = EvidenceSet()
     extra: dict[str, JsonValue] = {}
     dispatch = _pats(sig, "control_dispatch_frames")
@@ -265,7 +265,9 @@ def case_a_evidence(
             link["cpu_seconds"] = round(t.cpu_seconds, 3)
         chain.append(link)
     extra["wait_chain"] = chain
-    extra["threads"] = [[{"id": t.id} for t, _, _ in handlers] + [{"id": t.id} for t in blocked]]
+    group: list[JsonValue] = [{"id": t.id} for t, _, _ in handlers]
+    group += [{"id": t.id} for t in blocked]
+    extra["threads"] = [group]
     # Third-party modules between the application and the socket call.
     main = ctx.dump.modules.main
     main_vendor = _vendor(ctx, main) if main is not None else None
@@ -276,8 +278,10 @@ def case_a_evidence(
         assert t.stack is not None
         s = t.texts.index(t.state_frame) if t.state_frame in t.texts else 0
         frames = t.stack.frames
-        app = next((j for j in range(s + 1, len(frames)) if frames[j].module is not None
-                    and main is not None and frames[j].module.base == main.base), len(frames))
+        main_base = main.base if main is not None else None
+        app = next((j for j in range(s + 1, len(frames))
+                    if (fm := frames[j].module) is not None and fm.base == main_base),
+                   len(frames))
         for j in range(s + 1, app):
             m = frames[j].module
             if m is None or _is_platform(ctx, m):
@@ -288,9 +292,12 @@ def case_a_evidence(
                 continue
             if _MICROSOFT.search(vendor) or (main_vendor is not None and vendor == main_vendor):
                 continue
+            info = ctx.vendor(m)
             entry = on_path.setdefault(m.base, {
                 "name": m.name, "vendor": vendor, "path": m.path,
-                "version": ".".join(map(str, m.version)) if m.version else None,
+                "description": info.description if info is not None else None,
+                "version": ".".join(map(str, m.version)) if m.version else (
+                    info.file_version if info is not None else None),
                 "frames": [],
             })
             frames_list = entry["frames"]
@@ -301,4 +308,8 @@ def case_a_evidence(
             ev.add("third_party_on_network_path", m.name, thread=t.id, frame=j,
                    address=frames[j].ip)
     extra["network_path_modules"] = list(on_path.values())
+    if has_handles:
+        extra["socket_handles"] = sum(
+            1 for h in ctx.dump.handles
+            if h.object_name and "\\device\\afd" in h.object_name.lower())
     return ev, extra

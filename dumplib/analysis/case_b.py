@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dumplib._exc import DumpError
+from dumplib.analysis.collectors import _status_name
 from dumplib.analysis.evidence import EvidenceSet
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts
 from dumplib.analysis.model import JsonValue
@@ -90,6 +91,7 @@ class OverlappedCandidate:
                                      "valid": self.valid, "reason": self.reason}
         if self.internal is not None:
             out["internal"] = self.internal
+            out["internal_name"] = _status_name(self.internal)
             out["internal_high"] = self.internal_high
         if self.enclosing:
             out["enclosing"] = self.enclosing
@@ -153,9 +155,9 @@ def _validate(
     if data is None:
         return False, "not in the dump", None, None, None
     if ps == 8:
-        internal, high, off, off_high, event = struct.unpack("<QQIIQ", data)
+        internal, high, _off, _off_high, event = struct.unpack("<QQIIQ", data)
     else:
-        internal, high, off, off_high, event = struct.unpack("<IIIII", data)
+        internal, high, _off, _off_high, event = struct.unpack("<IIIII", data)
     if not any(data):
         return False, "zeroed memory", internal, high, None
     if internal > 0xFFFFFFFF:
@@ -222,11 +224,16 @@ def overlapped_candidates(
         if len(raw) > _MAX_CANDIDATES:
             break
     out: list[OverlappedCandidate] = []
-    seen: set[int] = set()
+    seen: dict[int, dict[str, JsonValue]] = {}
     for value, where in raw[:_MAX_CANDIDATES]:
-        if value in seen or value < 0x10000:
+        if value < 0x10000:
             continue
-        seen.add(value)
+        if value in seen:  # the same pointer in several places: say all of them
+            also = seen[value].setdefault("also_in", [])
+            if isinstance(also, list) and len(also) < 8:
+                also.append(dict(where))
+            continue
+        seen[value] = where
         if ctx.dump.memory.try_read(value, 1) is None:
             continue  # not an address of captured memory: not a candidate
         ok, reason, internal, high, enclosing = _validate(ctx, value, io_statuses)
@@ -273,11 +280,9 @@ def case_b_evidence(
         ev.add("null_reference_or_av", exc.name, thread=tid, stream="ExceptionStream")
     elif exc.code in managed_codes:
         if exc.managed_type:
-            where = {"stream": "CommentStreamA/W", "thread": tid}
-            if any(p.search(exc.managed_type) for p in wanted_types):
-                ev.add("null_reference_or_av", exc.managed_type, **where)
-            else:
-                ev.add("managed_type_other", exc.managed_type, **where)
+            name = ("null_reference_or_av" if any(p.search(exc.managed_type) for p in wanted_types)
+                    else "managed_type_other")
+            ev.add(name, exc.managed_type, stream="CommentStreamA/W", thread=tid)
         else:
             ev.miss("managed_exception_type",
                     "procdump's comment (no type named); the exception object's type needs "
@@ -340,10 +345,10 @@ def case_b_evidence(
     extra["overlapped_candidates_examined"] = len(candidates)
     if valid:
         best = sorted(valid, key=lambda c: (c.enclosing is None, "register" not in c.where))[0]
-        where = dict(best.where)
-        where.setdefault("thread", tid)
-        ev.add("overlapped", best.address, **{k: v for k, v in where.items()
-                                              if k in ("thread", "frame", "register", "address")})
+        where: dict[str, JsonValue] = {"thread": tid}
+        where.update((k, v) for k, v in best.where.items()
+                     if k in ("frame", "register", "address"))
+        ev.add("overlapped", best.address, **where)
         extra["overlapped"] = best.to_json()
         if best.enclosing:
             ev.add("overlapped_enclosing_consistent", best.enclosing, address=best.address)
@@ -351,8 +356,8 @@ def case_b_evidence(
         if best.internal == STATUS_BUFFER_OVERFLOW:
             ev.add("overlapped_status_buffer_overflow", best.internal, address=best.address)
         if len(statuses) > 1:
-            ev.add("overlapped_ambiguous", sorted(s for s in statuses if s is not None),
-                   thread=tid)
+            ambiguous: list[JsonValue] = [s for s in sorted(x for x in statuses if x is not None)]
+            ev.add("overlapped_ambiguous", ambiguous, thread=tid)
     else:
         ev.miss("overlapped", f"{len(candidates)} candidate pointer(s) in thread {tid}'s "
                 "registers and frame stack areas; none holds a valid OVERLAPPED "

@@ -168,17 +168,17 @@ def detect_deadlocks(ctx: AnalysisContext) -> list[Finding]:
                     "blocked_in": facts.state_frame if facts else None,
                     "frames": list(facts.texts[:8]) if facts else [],
                 })
-            facts = EvidenceSet()
+            cycle_ev = EvidenceSet()
             for w in cycle:
-                facts.add("waits_for_critical_section", waits[w].address, thread=w,
-                          address=waits[w].address)
-                facts.add("owner", waits[w].owning_thread, address=waits[w].address + 16)
+                cycle_ev.add("waits_for_critical_section", waits[w].address, thread=w,
+                             address=waits[w].address)
+                cycle_ev.add("owner", waits[w].owning_thread, address=waits[w].address + 16)
             findings.append(Finding(
                 id="deadlock-critical-section",
                 title=f"Deadlock: {len(cycle)} threads wait on critical sections "
                 "owned by each other",
                 confidence=0.9,
-                evidence={"cycle": chain, "threads": list(cycle), **facts.to_json()},
+                evidence={"cycle": chain, "threads": list(cycle), **cycle_ev.to_json()},
                 advice="Each thread holds a lock the next one needs. Acquire these locks in one "
                        "global order everywhere (or hold only one at a time); the frames show "
                        "where each lock is taken.",
@@ -230,8 +230,8 @@ def detect_loader_lock(ctx: AnalysisContext) -> list[Finding]:
     facts = EvidenceSet()
     facts.add("loader_lock_held", cs.owning_thread, address=cs.address,
               stream="TEB -> PEB.LoaderLock")
-    for w in waiters:
-        facts.add("waits_for_loader_lock", cs.address, thread=w)
+    for waiter in waiters:
+        facts.add("waits_for_loader_lock", cs.address, thread=waiter)
     if not waiters:
         facts.miss("waits_for_loader_lock", "every thread's registers and stack")
     evidence: dict[str, JsonValue] = {

@@ -41,7 +41,8 @@ def validate_rule(rule: Mapping[str, JsonValue]) -> str | None:
     """A problem with a ``[rule]`` table, or None when it is valid."""
     extra = set(rule) - _RULE_KEYS
     if extra:
-        return f"unknown key(s) {', '.join(sorted(extra))} (allowed: {', '.join(sorted(_RULE_KEYS))})"
+        allowed = ", ".join(sorted(_RULE_KEYS))
+        return f"unknown key(s) {', '.join(sorted(extra))} (allowed: {allowed})"
     for key in ("base", "max"):
         value = rule.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))

@@ -9,6 +9,7 @@ and detectors read it; none of them walks a stack or opens an image itself.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import struct
@@ -21,6 +22,7 @@ from dumplib.analysis.exceptions import summarize_exception
 from dumplib.analysis.model import ExceptionSummary
 from dumplib.analysis.patterns import (
     BOILERPLATE_START,
+    CHANCE_FRAMES,
     RUNTIME_DIRECTORIES,
     RUNTIME_MODULES,
     SYSTEM_MODULES,
@@ -42,6 +44,7 @@ STATE_DEPTH = 16
 
 _STATES = tuple((state, compile_all(pats)) for state, pats in WAIT_STATES)
 _BOILERPLATE = compile_all(BOILERPLATE_START)
+_CHANCE = tuple((c, compile_all(p)) for c, p in CHANCE_FRAMES)
 _RUNTIME = frozenset(RUNTIME_MODULES)
 _SYSTEM = frozenset(SYSTEM_MODULES)
 _RUNTIME_DIRS = compile_all(RUNTIME_DIRECTORIES)
@@ -254,8 +257,23 @@ class AnalysisContext:
 
     @cached_property
     def exception(self) -> ExceptionSummary | None:
-        """The decoded exception (None without one)."""
-        return summarize_exception(self.dump)
+        """The decoded exception (None without one).
+
+        First or second chance comes from procdump's comment; without one, from
+        the exception thread's frames (:data:`~dumplib.analysis.patterns.CHANCE_FRAMES`);
+        otherwise it stays ``"unknown"``.
+        """
+        summary = summarize_exception(self.dump)
+        if summary is None or summary.chance != "unknown":
+            return summary
+        stack = self.stack_of(summary.thread_id)
+        for f in stack.frames if stack is not None else ():
+            text = frame_text(f)
+            for chance, patterns in _CHANCE:
+                if any(p.search(text) for p in patterns):
+                    return dataclasses.replace(
+                        summary, chance=chance, chance_source=f"frame {f.index}: {text}")
+        return summary
 
     # -- stacks -----------------------------------------------------------------------------
 

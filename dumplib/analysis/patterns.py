@@ -15,6 +15,7 @@ from dumplib.unwind.frames import Frame
 
 __all__ = [
     "BOILERPLATE_START",
+    "CHANCE_FRAMES",
     "DISPATCH_NOISE",
     "RUNTIME_DIRECTORIES",
     "RUNTIME_MODULES",
@@ -171,6 +172,15 @@ DISPATCH_NOISE: tuple[str, ...] = (
     r"!_?invoke_watson$",
     r"!_?invalid_parameter\w*$",
     r"!(abort|raise|_?_?crt_debugger_hook|terminate)$",
+)
+
+#: Frames on the exception thread that tell first from second chance when no comment
+#: does: the runtime's first-chance debugger notification, or the unhandled-exception
+#: filter and error reporting (the exception found no handler).
+CHANCE_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("first", (r"!Debugger::FirstChance\w*$", r"!FirstChanceManagedException\w*$")),
+    ("second", (r"!UnhandledExceptionFilter$", r"!WerpReportFault\w*$",
+                r"!RtlReportException\w*$", r"!_?_?scrt_unhandled_exception_filter\w*$")),
 )
 
 #: The frames every thread starts with (or that wrap a thread's real start routine).
