@@ -306,6 +306,14 @@ def case_b_evidence(
         ev.add("completion_port_thread", start, thread=tid, stream=(
             "ThreadInfoListStream" if start_where.startswith("ThreadInfo") else None),
             frame=None if start_where.startswith("ThreadInfo") else len(facts.texts) - 1)
+    if not ev.has("completion_port_thread") and facts.stack.status != StackStatus.COMPLETE:
+        # The walk went past (or stopped short of) the thread's start without ThreadInfo
+        # to say where it began: a start-routine frame on the stack still tells.
+        starts = _pats(sig, "completion_thread_start")
+        hit = next((i for i, t in enumerate(facts.texts) if any(p.search(t) for p in starts)),
+                   None)
+        if hit is not None:
+            ev.add("completion_port_thread", facts.texts[hit], thread=tid, frame=hit)
     poller = next((i for i, t in enumerate(facts.texts)
                    if any(p.search(t) for p in _pats(sig, "completion_poller_frames"))), None)
     if poller is not None:
