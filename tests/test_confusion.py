@@ -28,7 +28,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 
 def test_no_false_positives_and_no_missed_positives(corpus: Corpus) -> None:
-    rows, cells = corpus
+    _, cells = corpus
     for fid, c in cells.items():
         assert c["fp"] == [], (fid, c["fp"])
         assert c["fn"] == [], (fid, c["fn"])
