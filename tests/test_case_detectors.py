@@ -372,3 +372,30 @@ def test_walked_stacks_helper_matches_the_spec() -> None:
         assert texts == [s[1] for s in v.stacks[0x10]]
         report = analyze(dump, stacks=stacks)
         assert report.finding("clr-double-io-completion") is not None
+
+
+def test_analyze_report_shows_the_wait_chain(tmp_path: Path) -> None:
+    """`dumplib analyze` (its renderer) shows who waits on whom, since when."""
+    import io
+
+    from rich.console import Console
+
+    from dumplib.cli.analyze import render_report
+
+    v = VARIANTS["a-windows-dispatcher-handle-array"]
+    symbols = v.symbol_dir(tmp_path)
+    with dumplib.open(v.builder.to_bytes()) as dump:
+        report = analyze(dump, symbols=symbols, stacks=walked_stacks(dump, v))
+        console = Console(file=io.StringIO(), width=200)
+        render_report(report, dump, console)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    table = out[out.index("Wait chain (hung-stop-network-io)"):]
+    rows = [line for line in table.splitlines() if line.startswith("│")]
+    # The handler (thread 0x10, created 3600 s before the dump) waits on two thread
+    # handles, each leading to a worker blocked in recv() for 600 s (as built).
+    assert "16 " in rows[0] and "service-control handler" in rows[0] and "3600 s" in rows[0]
+    assert "handle 0x104 Thread -> thread 20 (network_io)" in rows[0]
+    assert "handle 0x108 Thread -> thread 24 (network_io)" in rows[1]
+    assert any("20 " in r and "600 s" in r and "mswsock!SockWaitForSingleObject" in r
+               for r in rows[2:])
+    assert "fact: control_handler_running = relayauthsvc!Svc_Control" in out

@@ -31,9 +31,68 @@ def _hx(value: int | None) -> str:
     return "-" if value is None else f"0x{value:x}"
 
 
-def _evidence_lines(evidence: dict[str, Any], width: int = 140) -> Text:
+def _where(where: Any) -> str:
+    if not isinstance(where, dict):
+        return ""
+    parts = []
+    for key in ("thread", "frame", "register", "address", "stream"):
+        if key in where:
+            value = where[key]
+            shown = _hx(value) if key in ("address",) and isinstance(value, int) else value
+            parts.append(f"{key} {shown}")
+    return f"  [{', '.join(str(p) for p in parts)}]" if parts else ""
+
+
+def _fact_lines(evidence: dict[str, Any], width: int) -> Text:
+    """facts and missing, one per line, each with where it was read."""
     text = Text()
+    for f in evidence.get("facts") or []:
+        if isinstance(f, dict):
+            value = f.get("value")
+            shown = value if isinstance(value, str) else json.dumps(value)
+            line = f"{f.get('fact')} = {shown}{_where(f.get('where'))}"
+            text.append("  fact: ", style="green")
+            text.append(line[:width] + "\n")
+    for m in evidence.get("missing") or []:
+        if isinstance(m, dict):
+            text.append("  missing: ", style="yellow")
+            text.append(f"{m.get('fact')} (looked in {m.get('looked_in')})"[:width] + "\n")
+    return text
+
+
+def _wait_chain(report: Report) -> Table | None:
+    """Who waits on whom, since when: the wait chain a hang finding recovered."""
+    for fd in report.findings:
+        chain = fd.evidence.get("wait_chain")
+        if not isinstance(chain, list) or not chain:
+            continue
+        t = Table(title=f"Wait chain ({fd.id})", title_justify="left")
+        for col in ("thread", "role", "blocked in", "waits on", "age"):
+            t.add_column(col)
+        for link in chain:
+            if not isinstance(link, dict):
+                continue
+            waits = []
+            for w in link.get("waits_on") or []:
+                if isinstance(w, dict):
+                    target = (f"thread {w['thread']} ({w.get('thread_state', '?')})"
+                              if "thread" in w else str(w.get("leads_to")))
+                    waits.append(f"handle {_hx(w.get('handle'))} {w.get('type') or ''} -> "
+                                 f"{target}")
+            age = link.get("age_seconds")
+            t.add_row(str(link.get("thread")), str(link.get("role")),
+                      Text(str(link.get("blocked_in") or link.get("handler") or "-")),
+                      Text("\n".join(waits) or "-"),
+                      f"{age:.0f} s" if isinstance(age, (int, float)) else "-")
+        return t
+    return None
+
+
+def _evidence_lines(evidence: dict[str, Any], width: int = 140) -> Text:
+    text = _fact_lines(evidence, width)
     for key, value in evidence.items():
+        if key in ("facts", "missing", "wait_chain", "overlapped_candidates"):
+            continue
         if isinstance(value, int) and not isinstance(value, bool) and value > 9:
             shown = f"{value} ({_hx(value)})"
         elif isinstance(value, str):
@@ -120,6 +179,9 @@ def render_report(report: Report, dump: Dump, console: Console) -> None:
             console.print(Panel(body, title=escape(fd.title), title_align="left"))
     else:
         console.print("[bold]Findings[/bold]: none")
+    chain = _wait_chain(report)
+    if chain is not None:
+        console.print(chain)
 
     if report.third_party_modules:
         t = Table(title="Third-party modules", title_justify="left")
