@@ -303,6 +303,24 @@ def test_bucket_does_not_depend_on_pdbs(
     assert bare.bucket_label != full.bucket_label  # PDB names only in the label
 
 
+@pytest.mark.parametrize("scenario", ["caseb", "callback"])
+def test_bucket_without_images_does_not_depend_on_pdbs(
+    paths: dict[tuple[str, str], Path], scenario: str, tmp_path: Path
+) -> None:
+    """Without images (a small dump, no symbol path) frames are keyed on their RVAs:
+    PDBs alone (names) leave the bucket as it is and change only the label."""
+    pdbs = tmp_path / "pdbs"
+    pdbs.mkdir()
+    for f in (WINE / scenario).glob("*.pdb"):
+        shutil.copy(f, pdbs / f.name)
+    name = f"{scenario}.dmp"
+    with dumplib.open(paths[(scenario, name)]) as dump:
+        bare = analyze(dump)
+    with dumplib.open(paths[(scenario, name)]) as dump:
+        named = analyze(dump, symbols=[str(pdbs)])
+    assert bare.bucket == named.bucket
+
+
 def test_stack_overflow_fixture(paths: dict[tuple[str, str], Path]) -> None:
     report = _report(paths, "stackoverflow", "stackoverflow.dmp")
     finding = report.finding("stack-overflow")

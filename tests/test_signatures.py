@@ -217,7 +217,7 @@ def test_case_b_first_chance_stack_as_cases_md_describes_it() -> None:
     assert cpt["where"] == {"thread": 0x10, "frame": 12}
     # The first-chance NullReferenceException shares the bucket of the second-chance
     # access violation at the same frames (issue 12), module = the raising frame's.
-    assert report.bucket == (
+    assert report.bucket_label == (
         "NULL_DEREFERENCE/mscorlib.ni.dll/mscorlib.ni!System.Threading."
         "_IOCompletionCallback.PerformIOCompletionCallback|clr!BindIoCompletionCallbackStub"
         "|clr!ThreadpoolMgr::CompletionPortThreadStart")

@@ -12,9 +12,11 @@ Stability rules (issue 12):
   NullReferenceException (E0434F4D / E0434352) is the access violation on a
   NULL page the runtime turned into it, so both are ``NULL_DEREFERENCE``;
 * a frame is keyed on its module and its function's start RVA from the
-  image's ``.pdata`` when the image is available, so giving or withholding
-  PDBs does not change the bucket (:func:`bucket_label` keeps the names);
-  without an image the function name, else the module offset, is used;
+  image's ``.pdata`` when the image is available, else on its own RVA, never
+  on a name: giving or withholding PDBs does not change the bucket
+  (:func:`bucket_label` keeps the names). A dump whose images are only on the
+  symbol path still buckets differently with and without that path (function
+  start vs return-address RVA);
 * software exceptions (RaiseException, C++ throw, CLR throw) are bucketed at
   the frame that raised them: the module part is that frame's module, not
   kernelbase's;
@@ -97,12 +99,18 @@ def meaningful_frames(stack: Stack | Sequence[Frame]) -> list[str]:
 
 
 def _key(frame: Frame, text: str, start_of: FunctionStart | None) -> str:
-    """A frame's bucket key: module + function start RVA when the image tells."""
-    if frame.module is not None and start_of is not None:
-        rva = start_of(frame)
-        if rva is not None:
-            return f"{module_stem(frame.module.name)}+0x{rva:x}"
-    return text
+    """A frame's bucket key: module + function start RVA when the image tells, else
+    module + the frame's own RVA -- never a name, so symbols cannot move a bucket.
+
+    Without ``start_of`` (:func:`bucket_label`) the frame's name is used.
+    """
+    if frame.module is None or start_of is None:
+        return text
+    rva = start_of(frame)
+    if rva is None:
+        rva = frame.ip - frame.module.base  # the address itself: equal in a context frame
+        # and in the return address a runtime fakes for a translated fault
+    return f"{module_stem(frame.module.name)}+0x{rva:x}"
 
 
 def bucket_kind(exc: ExceptionSummary | None) -> str:
