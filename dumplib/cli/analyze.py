@@ -73,12 +73,14 @@ def _wait_chain(report: Report) -> Table | None:
             if not isinstance(link, dict):
                 continue
             waits = []
-            for w in link.get("waits_on") or []:
+            waits_on = link.get("waits_on")
+            for w in waits_on if isinstance(waits_on, list) else []:
                 if isinstance(w, dict):
                     target = (f"thread {w['thread']} ({w.get('thread_state', '?')})"
                               if "thread" in w else str(w.get("leads_to")))
-                    waits.append(f"handle {_hx(w.get('handle'))} {w.get('type') or ''} -> "
-                                 f"{target}")
+                    handle = w.get("handle")
+                    shown = _hx(handle) if isinstance(handle, int) else "?"
+                    waits.append(f"handle {shown} {w.get('type') or ''} -> {target}")
             age = link.get("age_seconds")
             t.add_row(str(link.get("thread")), str(link.get("role")),
                       Text(str(link.get("blocked_in") or link.get("handler") or "-")),
