@@ -399,3 +399,47 @@ def test_analyze_report_shows_the_wait_chain(tmp_path: Path) -> None:
     assert any("20 " in r and "600 s" in r and "mswsock!SockWaitForSingleObject" in r
                for r in rows[2:])
     assert "fact: control_handler_running = relayauthsvc!Svc_Control" in out
+
+
+def test_exports_only_runtime_needs_the_overlapped_to_reach_half(tmp_path: Path) -> None:
+    """No names for the completion thread: the ThreadInfo start address in coreclr and
+    runtime-only frames are weaker facts; only the validated OVERLAPPED lifts it."""
+    _, pos = _run("b-exports-only-coreclr-overlapped", tmp_path)
+    _, neg = _run("b-neg-exports-only-no-overlapped", tmp_path)
+    assert pos is not None and neg is not None
+    for f in (pos, neg):
+        (started,) = _facts(f.evidence, "runtime_started_thread")
+        assert started["where"]["stream"] == "ThreadInfoListStream"
+        assert started["value"] == "coreclr.dll"
+        assert _facts(f.evidence, "runtime_frames_only")
+    assert pos.confidence >= 0.5 > neg.confidence
+    assert _facts(pos.evidence, "overlapped")[0]["where"]["register"] == "rsi"
+
+
+def test_waited_handle_from_a_home_slot(tmp_path: Path) -> None:
+    """WaitForSingleObjectEx's first argument spilled to its home slot (the caller's
+    stack pointer + 0): no register holds it."""
+    b = _base("Fabrikam.Spool.exe")
+    b.add_handle(0x2C, type_name="Thread", object_info=[thread_object_info_for(0x14)])
+    _threads(b, [0x10, 0x14], ages={0x14: 120})
+    frames: list[Any] = [("ntdll.dll", "NtWaitForSingleObject"),
+                         ("KERNELBASE.dll", "WaitForSingleObjectEx"),
+                         ("Fabrikam.Spool.exe", "OnControl"),
+                         ("sechost.dll", "ScDispatcherLoop")]
+    v = Variant("home", "hung-stop-network-io", True, b, {
+        0x10: frames,
+        0x14: [("ntdll.dll", "NtWaitForSingleObject"), ("ws2_32.dll", "recv"),
+               ("Fabrikam.Spool.exe", "Pump")]})
+    with dumplib.open(b.to_bytes()) as dump:
+        sp2 = walked_stacks(dump, v)[0x10].frames[2].sp
+    b.add_memory(sp2, struct.pack("<Q", 0x2C))  # home slot of frame 1 (rcx)
+    finding = analyze_variant(v, tmp_path).finding(v.finding)
+    assert finding is not None
+    (w,) = finding.evidence["wait_chain"][0]["waits_on"]
+    assert w["handle"] == 0x2C and w["thread"] == 0x14
+    assert w["found_in"] == {"thread": 0x10, "frame": 1, "address": sp2}
+
+
+def thread_object_info_for(tid: int) -> tuple[int, bytes]:
+    """MiniThreadInformation1 packed by hand (THREAD_BASIC_INFORMATION, x64)."""
+    return 1, struct.pack("<I4xQQQQii", 0x103, 0, 0x1234, tid, 1, 8, 0)

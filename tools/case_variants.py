@@ -246,6 +246,31 @@ def case_b_variants() -> list[Variant]:
     out.append(Variant("b-netfx-first-chance-cases-md", "clr-double-io-completion", True, b,
                        {0x40: [*FIRST_CHANCE_NOTIFY, *NETFX_IOCP]}))
 
+    # + exports-only CoreCLR (no PDBs: names are the nearest exports): the runtime started
+    #   the thread (ThreadInfo), only runtime code is on it, the OVERLAPPED in rsi says
+    #   STATUS_BUFFER_OVERFLOW.
+    exports_only: list[FrameSpec] = [
+        ("System.Private.CoreLib.dll", None), ("coreclr.dll", "coreclr_execute_assembly"),
+        ("coreclr.dll", "coreclr_initialize"), ("kernel32.dll", "BaseThreadInitThunk"),
+    ]
+    b = _base("Tailwind.Edge.exe")
+    _coreclr(b, "5.0.17")
+    _overlapped(b, HEAP + 0x6000, STATUS_BUFFER_OVERFLOW)
+    _threads(b, [0x90], contexts={0x90: {"rsi": HEAP + 0x6000}},
+             starts={0x90: RUNTIME + 0x2000})
+    b.set_exception(0x90, 0xC0000005, CORELIB + 0x9000, parameters=(0, 0x10))
+    out.append(Variant("b-exports-only-coreclr-overlapped", "clr-double-io-completion", True,
+                       b, {0x90: exports_only}))
+
+    # - the same exports-only runtime thread faulting without an OVERLAPPED: some runtime
+    #   thread crashed; nothing says an I/O completed twice.
+    b = _base("Wingtip.Toys.exe")
+    _coreclr(b, "5.0.17")
+    _threads(b, [0xA0], starts={0xA0: RUNTIME + 0x2000})
+    b.set_exception(0xA0, 0xC0000005, CORELIB + 0x9000, parameters=(0, 0x10))
+    out.append(Variant("b-neg-exports-only-no-overlapped", "clr-double-io-completion", False,
+                       b, {0xA0: list(exports_only)}))
+
     # - an ordinary .NET bug: InvalidOperationException thrown in a socket callback.
     b = _base("Northwind.Api.exe")
     _netfx(b)

@@ -318,7 +318,18 @@ def case_b_evidence(
                    if any(p.search(t) for p in _pats(sig, "completion_poller_frames"))), None)
     if poller is not None:
         ev.add("completion_port_thread", facts.texts[poller], thread=tid, frame=poller)
+    thread = ctx.dump.threads.get(tid)
+    start_address = thread.info.start_address if thread is not None and thread.info else 0
+    start_module = ctx.dump.modules.find(start_address) if start_address else None
+    if start_module is not None and ctx.is_runtime_module(start_module):
+        # Exports-only runtimes name nothing; the ThreadInfo start address still says
+        # the runtime created this thread.
+        ev.add("runtime_started_thread", start_module.name, thread=tid, address=start_address,
+               stream="ThreadInfoListStream")
     if not ev.has("completion_port_thread"):
+        if ev.has("runtime_started_thread"):
+            ev.add("completion_by_structure_only", start_module.name if start_module else None,
+                   thread=tid)
         ev.miss("completion_port_thread",
                 f"thread {tid}: start routine {start!r} ({start_where}) and its frames")
     callbacks = [i for i, t in enumerate(facts.texts)
@@ -339,6 +350,9 @@ def case_b_evidence(
         ev.add("unattributed_code_frame", facts.texts[i], thread=tid, frame=i)
     if not app_frames and not jit_frames:
         ev.add("no_application_frame", len(facts.texts), thread=tid)
+        if any(f.module is not None and ctx.is_runtime_module(f.module)
+               for f in facts.stack.frames):
+            ev.add("runtime_frames_only", len(facts.texts), thread=tid)
     runtime = [f.module for f in facts.stack.frames
                if f.module is not None and ctx.is_runtime_module(f.module)]
     for m in {m.base: m for m in runtime}.values():
