@@ -443,3 +443,28 @@ def test_waited_handle_from_a_home_slot(tmp_path: Path) -> None:
 def thread_object_info_for(tid: int) -> tuple[int, bytes]:
     """MiniThreadInformation1 packed by hand (THREAD_BASIC_INFORMATION, x64)."""
     return 1, struct.pack("<I4xQQQQii", 0x103, 0, 0x1234, tid, 1, 8, 0)
+
+
+def test_user_signature_collectors_use_the_structural_readers(tmp_path: Path) -> None:
+    """collect = ["network_threads"] / ["overlapped"] in a user's signature: no word list
+    picks "stop handlers", and the OVERLAPPED reader validates every candidate."""
+    from dumplib.analysis import Signature, find_overlapped
+
+    sig: Signature = parse_signature({
+        "id": "mine", "title": "t", "confidence": 0.5, "advice": "a",
+        "collect": ["network_threads"], "match": {"exception": "none"}})
+    idle = VARIANTS["a-neg-idle-server"]
+    symbols = idle.symbol_dir(tmp_path / "idle")
+    with dumplib.open(idle.builder.to_bytes()) as dump:
+        report = analyze(dump, symbols=symbols, signatures=[sig],
+                         stacks=walked_stacks(dump, idle))
+    mine = report.finding("mine")
+    assert mine is not None
+    assert mine.evidence["stop_handler_threads"] == []  # WaitForStopEvent is no handler
+    assert mine.evidence["confirmed"] is False
+    v = VARIANTS["b-netfx-av-overlapped-in-rbx"]
+    with dumplib.open(v.builder.to_bytes()) as dump:
+        ctx = AnalysisContext(dump, stacks=walked_stacks(dump, v))
+        found = find_overlapped(ctx, 0x10)
+    assert found is not None and found["address"] == HEAP + 0x2000
+    assert found["where"]["register"] == "rbx" and found["internal"] == 0x80000005
