@@ -468,3 +468,24 @@ def test_user_signature_collectors_use_the_structural_readers(tmp_path: Path) ->
         found = find_overlapped(ctx, 0x10)
     assert found is not None and found["address"] == HEAP + 0x2000
     assert found["where"]["register"] == "rbx" and found["internal"] == 0x80000005
+
+
+def test_managed_type_from_the_clr_exception_parameters(tmp_path: Path) -> None:
+    """Without procdump's comment, E0434352's (HRESULT, 0, 0, 0, runtime base) tells:
+    E_POINTER is a NullReferenceException, COR_E_INVALIDOPERATION refutes."""
+    _, pos = _run("b-coreclr6-hresult-nre", tmp_path)
+    assert pos is not None and pos.confidence >= 0.5
+    (nre,) = _facts(pos.evidence, "null_reference_or_av")
+    assert nre == {"fact": "null_reference_or_av", "value": "HRESULT 0x80004003",
+                   "where": {"thread": 0xB0, "stream": "ExceptionStream"}}
+    _, neg = _run("b-neg-hresult-invalid-operation", tmp_path)
+    assert neg is None
+    # A fifth parameter that is not the runtime's base: the layout is not the CLR's.
+    b = _base("Odd.exe")
+    _netfx(b)
+    _threads(b, [0x10])
+    b.set_exception(0x10, 0xE0434352, CORELIB + 0x10, parameters=(0x80131509, 0, 0, 0, 0x1234))
+    v = Variant("odd", "clr-double-io-completion", False, b, {0x10: list(NETFX_IOCP)})
+    odd = analyze_variant(v, tmp_path).finding(v.finding)
+    assert odd is not None and odd.confidence < 0.5
+    assert "managed_exception_type" in {m["fact"] for m in odd.evidence["missing"]}

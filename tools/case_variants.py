@@ -271,6 +271,25 @@ def case_b_variants() -> list[Variant]:
     out.append(Variant("b-neg-exports-only-no-overlapped", "clr-double-io-completion", False,
                        b, {0xA0: list(exports_only)}))
 
+    # + no comment: E0434352's parameters carry E_POINTER and coreclr's base (the
+    #   runtime's layout), on a .NET 6 completion-port thread.
+    b = _base("Lucerne.Pub.exe")
+    _coreclr(b, "6.0.25")
+    _threads(b, [0xB0])
+    b.set_exception(0xB0, 0xE0434352, KERNELBASE + 0x3000,
+                    parameters=(0x80004003, 0, 0, 0, RUNTIME))
+    out.append(Variant("b-coreclr6-hresult-nre", "clr-double-io-completion", True, b,
+                       {0xB0: [("KERNELBASE.dll", "RaiseException"), *CORE_IOCP]}))
+
+    # - no comment: the parameters say COR_E_INVALIDOPERATION.
+    b = _base("Alpine.Ski.exe")
+    _coreclr(b, "6.0.25")
+    _threads(b, [0xC0])
+    b.set_exception(0xC0, 0xE0434352, KERNELBASE + 0x3000,
+                    parameters=(0x80131509, 0, 0, 0, RUNTIME))
+    out.append(Variant("b-neg-hresult-invalid-operation", "clr-double-io-completion", False, b,
+                       {0xC0: [("KERNELBASE.dll", "RaiseException"), *CORE_IOCP]}))
+
     # - an ordinary .NET bug: InvalidOperationException thrown in a socket callback.
     b = _base("Northwind.Api.exe")
     _netfx(b)

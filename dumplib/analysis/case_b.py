@@ -241,6 +241,16 @@ def overlapped_candidates(
     return out
 
 
+def _clr_hresult(ctx: AnalysisContext, params: tuple[int, ...]) -> int | None:
+    """The managed exception's HRESULT from E0434352's parameters, when their layout holds."""
+    if len(params) < 5 or not 0x80000000 <= params[0] <= 0xFFFFFFFF:
+        return None
+    module = ctx.dump.modules.find(params[4])
+    if module is None or module.base != params[4] or not ctx.is_runtime_module(module):
+        return None
+    return params[0]
+
+
 def _start_function(ctx: AnalysisContext, facts: ThreadFacts) -> tuple[str | None, str]:
     """The thread's start routine and where it was read.
 
@@ -283,9 +293,16 @@ def case_b_evidence(
             name = ("null_reference_or_av" if any(p.search(exc.managed_type) for p in wanted_types)
                     else "managed_type_other")
             ev.add(name, exc.managed_type, stream="CommentStreamA/W", thread=tid)
+        elif (hr := _clr_hresult(ctx, exc.parameters)) is not None:
+            # The CLR raises E0434352 with (HRESULT, 0, 0, 0, runtime base): the HRESULT
+            # is the exception's; the runtime base checks the layout.
+            name = ("null_reference_or_av" if hr in _int_list(sig, "managed_null_hresults")
+                    else "managed_type_other")
+            ev.add(name, f"HRESULT 0x{hr:08x}", stream="ExceptionStream", thread=tid)
         else:
             ev.miss("managed_exception_type",
-                    "procdump's comment (no type named); the exception object's type needs "
+                    "procdump's comment (no type named) and the exception parameters "
+                    "(no HRESULT with the runtime's base); the exception object's type needs "
                     "the runtime's data structures (SOS)")
     else:
         ev.add("exception_not_av_or_managed", exc.code, thread=tid, stream="ExceptionStream")
