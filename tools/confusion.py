@@ -166,7 +166,29 @@ def markdown(rows: list[Row], cells: dict[str, dict[str, list[str]]]) -> str:
                            ("fp", "false positives"), ("unlabelled", "fired without a label")):
             if c[key]:
                 lines.append(f"- `{fid}` {title}: " + ", ".join(f"`{n}`" for n in c[key]))
-    lines += ["", "## Every dump", "", "| dump | expected | reported (confidence) |",
+    lines += ["", "## Confidence rules of the structural detectors", "",
+              "From each signature's `[rule]`: confidence = base + raises - lowers over the "
+              "facts present, capped at max; a missing requirement or a refuting fact means "
+              "no finding.", ""]
+    from dumplib.analysis import load_signatures
+
+    for sig in load_signatures():
+        if sig.rule is None:
+            continue
+        rule = sig.rule
+        lines.append(f"### {sig.id} (detector `{sig.detector}`)")
+        lines.append("")
+        lines.append(f"- requires: {json.dumps(rule.get('requires', []))}")
+        lines.append(f"- refuted by facts: {json.dumps(rule.get('refutes', []))}")
+        lines.append(f"- base {rule.get('base')}, max {rule.get('max', 0.95)}")
+        for key in ("raises", "lowers"):
+            table_ = rule.get(key)
+            if isinstance(table_, dict) and table_:
+                lines.append(f"- {key}: " + ", ".join(f"`{k}` {v}" for k, v in table_.items()))
+        for text in sig.refuted_by:
+            lines.append(f"- would be refuted by: {text}")
+        lines.append("")
+    lines += ["## Every dump", "", "| dump | expected | reported (confidence) |",
               "|---|---|---|"]
     for r in rows:
         rep = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.reported.items())) or "-"
