@@ -294,6 +294,9 @@ def test_successful_overlapped_is_structure_not_the_double_completion_tell() -> 
     assert ov["value"] == OVERLAPPED
     assert finding.evidence["overlapped"]["internal_name"] == "STATUS_SUCCESS"
     assert not _facts(finding.evidence, "overlapped_status_buffer_overflow")
+    # A normal completion status lowers it: 0.65 without an OVERLAPPED, 0.55 with this one.
+    assert _facts(finding.evidence, "overlapped_status_normal")
+    assert finding.confidence == 0.55
 
 
 def test_application_frame_on_the_thread_is_not_case_b() -> None:

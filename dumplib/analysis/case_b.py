@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["OverlappedCandidate", "case_b_evidence", "overlapped_candidates"]
 
 STATUS_BUFFER_OVERFLOW = 0x80000005
+STATUS_PENDING = 0x103
 _NONVOLATILE = {
     8: ("rbx", "rbp", "rsi", "rdi", "r12", "r13", "r14", "r15"),
     4: ("ebx", "ebp", "esi", "edi"),
@@ -394,6 +395,8 @@ def case_b_evidence(
         statuses = {c.internal for c in valid}
         if best.internal == STATUS_BUFFER_OVERFLOW:
             ev.add("overlapped_status_buffer_overflow", best.internal, address=best.address)
+        elif best.internal in (0, STATUS_PENDING):
+            ev.add("overlapped_status_normal", best.internal, address=best.address)
         if len(statuses) > 1:
             ambiguous: list[JsonValue] = [s for s in sorted(x for x in statuses if x is not None)]
             ev.add("overlapped_ambiguous", ambiguous, thread=tid)
