@@ -489,3 +489,21 @@ def test_managed_type_from_the_clr_exception_parameters(tmp_path: Path) -> None:
     odd = analyze_variant(v, tmp_path).finding(v.finding)
     assert odd is not None and odd.confidence < 0.5
     assert "managed_exception_type" in {m["fact"] for m in odd.evidence["missing"]}
+
+
+def test_condition_signatures_say_what_would_refute_them() -> None:
+    from dumplib.analysis.signatures import load_signatures as load
+
+    mine = {"stack-overflow", "heap-corruption", "out-of-memory", "clr-double-io-completion",
+            "hung-stop-network-io"}
+    for sig in load():
+        if sig.id in mine:
+            assert sig.refuted_by, sig.id
+    b = _base("Deep.exe")
+    _threads(b, [0x10])
+    b.set_exception(0x10, 0xC00000FD, 0x1_4000_1000, parameters=(1, 0x4F_F000))
+    with dumplib.open(b.to_bytes()) as dump:
+        finding = analyze(dump, stacks={}).finding("stack-overflow")
+    assert finding is not None and finding.evidence["refuted_by"]
+    assert {"fact": "exception_code", "value": 0xC00000FD,
+            "where": {"thread": 0x10, "stream": "ExceptionStream"}} in finding.evidence["facts"]

@@ -74,6 +74,8 @@ def evaluate_signatures(ctx: AnalysisContext, signatures: Sequence[Signature]) -
         if confirmed and sig.confidence_confirmed is not None:
             confidence = max(confidence, sig.confidence_confirmed)
         evidence.update(signature_facts(ctx, evidence))
+        if sig.refuted_by:
+            evidence["refuted_by"] = list(sig.refuted_by)
         findings.append(
             Finding(
                 id=sig.id,
