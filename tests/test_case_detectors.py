@@ -507,3 +507,24 @@ def test_condition_signatures_say_what_would_refute_them() -> None:
     assert finding is not None and finding.evidence["refuted_by"]
     assert {"fact": "exception_code", "value": 0xC00000FD,
             "where": {"thread": 0x10, "stream": "ExceptionStream"}} in finding.evidence["facts"]
+
+
+@pytest.mark.parametrize("scenario", ["caseb", "iocpmanaged"])
+def test_triage_bucket_same_with_and_without_symbols(scenario: str, tmp_path: Path) -> None:
+    """Issue 13 (bucket part): triage rows of one small dump, once with no symbol path and
+    once with its PDBs only (names but no images), carry one bucket."""
+    import shutil
+
+    from dumplib.triage import WorkerConfig, analyse
+    from dumplib.triage.discover import DumpRef
+
+    wine = Path(__file__).resolve().parent.parent / "fixtures" / "wine" / scenario
+    pdbs = tmp_path / "pdbs"
+    pdbs.mkdir()
+    for f in wine.glob("*.pdb"):
+        shutil.copy(f, pdbs / f.name)
+    ref = DumpRef(str(wine / f"{scenario}.dmp"))
+    bare = analyse(ref, WorkerConfig())
+    named = analyse(ref, WorkerConfig(symbols=(str(pdbs),)))
+    assert bare.bucket == named.bucket  # type: ignore[union-attr]
+    assert bare.bucket.startswith(("NULL_DEREFERENCE/", "CLR_"))  # type: ignore[union-attr]
