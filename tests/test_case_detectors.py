@@ -528,3 +528,19 @@ def test_triage_bucket_same_with_and_without_symbols(scenario: str, tmp_path: Pa
     named = analyse(ref, WorkerConfig(symbols=(str(pdbs),)))
     assert bare.bucket == named.bucket  # type: ignore[union-attr]
     assert bare.bucket.startswith(("NULL_DEREFERENCE/", "CLR_"))  # type: ignore[union-attr]
+
+
+def test_small_callee_saved_register_value_is_not_a_waited_handle(tmp_path: Path) -> None:
+    """rbx = 8 beside a thread handle 0x8: a count, not the waited handle."""
+    b = _base("Count.exe")
+    b.add_handle(0x8, type_name="Thread", object_info=[thread_object_info_for(0x14)])
+    _threads(b, [0x10, 0x14], contexts={0x10: {"rbx": 0x8}})
+    v = Variant("count", "hung-stop-network-io", False, b, {
+        0x10: [("ntdll.dll", "NtWaitForSingleObject"), ("Count.exe", "OnControl"),
+               ("sechost.dll", "ScDispatcherLoop")],
+        0x14: [("ntdll.dll", "NtWaitForSingleObject"), ("ws2_32.dll", "recv"),
+               ("Count.exe", "Pump")]})
+    finding = analyze_variant(v, tmp_path).finding(v.finding)
+    assert finding is not None
+    assert finding.evidence["wait_chain"][0]["waits_on"] == []
+    assert not _facts(finding.evidence, "handler_waits_on_blocked_thread")

@@ -158,7 +158,10 @@ def waited_handles(
             run.append(h)
         for n, h in enumerate(run):
             arrays.setdefault(h, WaitedHandle(by_value[h], {**where, "array": value, "index": n}))
-        if value in by_value and "register" in where and where.get("frame") == 0:
+        # A single handle is an argument: an argument register at the wait (a small
+        # value in a callee-saved register is as likely a count or an index).
+        if (value in by_value and where.get("frame") == 0
+                and where.get("register") in _ARG_REGS.get(ps, ())):
             found.setdefault(value, WaitedHandle(by_value[value], where))
         elif value in by_value and "address" in where:
             found.setdefault(value, WaitedHandle(by_value[value], where))
