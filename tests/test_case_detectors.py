@@ -544,3 +544,26 @@ def test_small_callee_saved_register_value_is_not_a_waited_handle(tmp_path: Path
     assert finding is not None
     assert finding.evidence["wait_chain"][0]["waits_on"] == []
     assert not _facts(finding.evidence, "handler_waits_on_blocked_thread")
+
+
+def test_software_exception_bucketed_at_the_raiser_and_noncontinuable_is_not_a_chance(
+) -> None:
+    """The wine negative control raises E0434352 (EXCEPTION_NONCONTINUABLE) from
+    NorthwindApi!OnMessageReceived (its source): the bucket names the raiser's module,
+    not kernelbase where RaiseException lives; the chance comes from the comment."""
+    wine = Path(__file__).resolve().parent.parent / "fixtures" / "wine"
+    with dumplib.open(wine / "iocpmanaged" / "iocpmanaged.dmp") as dump:
+        report = analyze(dump, symbols=[str(wine / "iocpmanaged"), str(wine / "system")])
+    exc = report.exception
+    assert exc is not None and exc.module is not None
+    assert exc.module.lower() == "kernelbase.dll" and exc.noncontinuable
+    assert report.bucket.split("/")[1] == "northwindapi.exe"
+    assert report.bucket_label.split("/")[2].startswith("northwindapi!OnMessageReceived")
+    assert exc.chance == "second" and "Unhandled exception" in str(exc.chance_source)
+    # The same record without the comment: NONCONTINUABLE alone says nothing.
+    b = _base("Flags.exe")
+    _threads(b, [0x10])
+    b.set_exception(0x10, 0xE0434352, 0x1_4000_1000, flags=1)
+    with dumplib.open(b.to_bytes()) as d2:
+        summary = analyze(d2, stacks={}).exception
+    assert summary is not None and summary.noncontinuable and summary.chance == "unknown"
