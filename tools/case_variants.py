@@ -424,6 +424,28 @@ def case_a_variants() -> list[Variant]:
         0x34: [*RECV, ("fabnetinspect.dll", "FabInspectRecv"),
                ("Woodgrove.Feed.exe", "pump")]}, images=[FABNET]))
 
+    # + .NET 6 worker service: System.ServiceProcess.ServiceController (a package beside
+    #   the app) runs DeferredStop -> the app's OnStop, which waits (handle array in rdx)
+    #   on a thread blocked in WSARecv for an hour.
+    b = _base("Northwind.Worker.exe")
+    _coreclr(b, "6.0.25")
+    b.add_module(r"C:\Program Files\Northwind\System.ServiceProcess.ServiceController.dll",
+                 base=SVCPROC, size=0x40000)
+    b.add_memory(HEAP + 0x700, struct.pack("<Q", 0x3A0))
+    _thread_handles(b, [(0x3A0, 0x94)])
+    _threads(b, [0x90, 0x94], ages={0x90: 30, 0x94: 3600},
+             contexts={0x90: {"rdx": HEAP + 0x700, "r10": 1}})
+    out.append(Variant("a-dotnet6-servicecontroller", "hung-stop-network-io", True, b, {
+        0x90: [("ntdll.dll", "NtWaitForMultipleObjects"),
+               ("KERNELBASE.dll", "WaitForMultipleObjectsEx"),
+               ("System.Private.CoreLib.dll", "System.Threading.WaitHandle.WaitMultiple"),
+               ("Northwind.Worker.exe", "Northwind.Worker.Service.OnStop"),
+               ("System.ServiceProcess.ServiceController.dll",
+                "System.ServiceProcess.ServiceBase.DeferredStop"),
+               ("coreclr.dll", "ThreadNative::KickOffThread")],
+        0x94: [*RECV, ("System.Net.Sockets.dll", "System.Net.Sockets.Socket.Receive"),
+               ("Northwind.Worker.exe", "Northwind.Worker.Session.Read")]}))
+
     # - an idle socket server: a listener in accept(), a worker in recv(), and a thread
     #   waiting in a function called WaitForStopEvent. No control is being handled.
     b = _base("Proseware.Listen.exe")

@@ -58,8 +58,14 @@ def _pats(sig: Signature, key: str) -> tuple[re.Pattern[str], ...]:
 
 
 def _is_platform(ctx: AnalysisContext, module: Module | None) -> bool:
-    """Windows or .NET runtime code (not where a service's own handler lives)."""
-    return module is None or ctx.is_system_module(module) or ctx.is_runtime_module(module)
+    """Windows, .NET runtime or other Microsoft code (not where a service's handler lives).
+
+    Microsoft's libraries shipped beside an application (Microsoft.Extensions.Hosting,
+    System.ServiceProcess.ServiceController) count by their version resource.
+    """
+    return module is None or ctx.is_system_module(module) or ctx.is_runtime_module(module) or (
+        (info := ctx.vendor(module)) is not None and bool(info.company)
+        and bool(_MICROSOFT.search(info.company or "")))
 
 
 def control_handler(
