@@ -567,3 +567,11 @@ def test_software_exception_bucketed_at_the_raiser_and_noncontinuable_is_not_a_c
     with dumplib.open(b.to_bytes()) as d2:
         summary = analyze(d2, stacks={}).exception
     assert summary is not None and summary.noncontinuable and summary.chance == "unknown"
+
+
+def test_summary_says_possibly_below_half(tmp_path: Path) -> None:
+    idle = VARIANTS["a-neg-idle-server"]
+    report = analyze_variant(idle, tmp_path)
+    assert "most likely" not in report.summary and "possibly (confidence 0.35)" in report.summary
+    hung = analyze_variant(VARIANTS["a-windows-dispatcher-handle-array"], tmp_path)
+    assert "most likely: Service stop hangs" in hung.summary

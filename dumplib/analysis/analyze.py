@@ -200,8 +200,10 @@ def _summary(ctx: AnalysisContext, findings: Sequence[Finding]) -> str:
     exc = ctx.exception
     what = exc.description if exc is not None else "no exception (a hang or on-demand dump)"
     line = f"{who}: {what}"
-    if findings:
+    if findings and findings[0].confidence >= 0.5:
         line += f"; most likely: {findings[0].title}"
+    elif findings:  # below 0.5: a possibility the evidence does not carry
+        line += f"; possibly (confidence {findings[0].confidence:.2f}): {findings[0].title}"
     return line
 
 
