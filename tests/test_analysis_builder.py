@@ -9,8 +9,10 @@ field event log of case B (../shared/CASES.md).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import struct
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -162,7 +164,8 @@ def test_fail_fast_subcode(subcode: int, name: str | None) -> None:
     b.set_exception(0x23D0, 0xC0000409, APP_BASE + 0x20, parameters=(subcode,), flags=1)
     exc = _summary(b)
     assert exc.kind == "fail_fast" and exc.subcode == subcode and exc.subcode_name == name
-    assert exc.noncontinuable and exc.chance == "second"
+    # EXCEPTION_NONCONTINUABLE is no evidence of a second chance (issue 12)
+    assert exc.noncontinuable and exc.chance == "unknown"
 
 
 @pytest.mark.parametrize(("code", "kind"), [(0xC00000FD, "stack_overflow"),
@@ -215,7 +218,9 @@ def test_cxx_exception_thrown_types_from_throwinfo() -> None:
     assert exc.thrown_types == ("std::bad_alloc", "std::exception")
     with dumplib.open(b.to_bytes()) as dump:
         report = analyze(dump)
-    assert report.bucket.startswith("CXX_std::bad_alloc/ntdll.dll/")
+    # Bucketed at the frame that raised it (the thread's own frame), not at ntdll.
+    assert report.bucket.startswith("CXX_std::bad_alloc/")
+    assert "/ntdll.dll/" not in report.bucket
     assert report.finding("out-of-memory") is not None
 
 
@@ -294,7 +299,8 @@ def _stack(dump: dumplib.Dump, tid: int, frames: Sequence[tuple[str, str | None]
     out = []
     for i, (module, function) in enumerate(frames):
         m = _mod(dump, module)
-        ip = m.base + 0x1000 + 0x40 * i
+        # One address per function, wherever it sits on the stack (as in a real dump).
+        ip = m.base + 0x1000 + (zlib.crc32(str(function).encode()) & 0xFFF0)
         out.append(Frame(i, ip, STACK + 0x100 + 0x40 * i, Trust.CONTEXT if i == 0 else Trust.CFI,
                          m, function, 0x40 * i if function else ip - m.base))
     return Stack(tid, tuple(out), StackStatus.COMPLETE)
@@ -315,9 +321,61 @@ def test_bucket_equal_for_first_and_second_chance_of_one_crash() -> None:
     with dumplib.open(b.to_bytes()) as dump:
         second = analyze(dump, stacks={0x23D0: _stack(dump, 0x23D0, CRASH)})
         first = analyze(dump, stacks={0x23D0: _stack(dump, 0x23D0, FIRST_CHANCE + CRASH)})
-    assert first.bucket == second.bucket == (
-        "AV_READ_NULL/mscorlib.ni.dll/mscorlib.ni!System.Threading._IOCompletionCallback."
+    assert first.bucket == second.bucket
+    assert first.bucket_label == second.bucket_label == (
+        "NULL_DEREFERENCE/mscorlib.ni.dll/mscorlib.ni!System.Threading._IOCompletionCallback."
         "PerformIOCompletionCallback|datamcusvc!Caller|datamcusvc!Outer")
+    # Without images the keys are the frames' RVAs, never their names.
+    assert "!" not in first.bucket
+
+
+def test_bucket_equal_for_managed_first_chance_and_av_second_chance() -> None:
+    """Issue 12: the first-chance E0434F4D NullReferenceException and the second-chance
+    C0000005 of the same crash (CASES.md) share a bucket."""
+    b1 = _builder()
+    b1.set_exception(0x23D0, 0xE0434F4D, NTDLL_BASE + 0x100)
+    b1.add_comment("*** First chance exception: E0434F4D.System.NullReferenceException")
+    b2 = _builder()
+    b2.set_exception(0x23D0, 0xC0000005, MSCORLIB_BASE + 0x1000, parameters=(0, 0))
+    with dumplib.open(b1.to_bytes()) as d1, dumplib.open(b2.to_bytes()) as d2:
+        first = analyze(d1, stacks={0x23D0: _stack(d1, 0x23D0, FIRST_CHANCE + CRASH)})
+        second = analyze(d2, stacks={0x23D0: _stack(d2, 0x23D0, CRASH)})
+    assert first.exception is not None and first.exception.chance == "first"
+    assert second.exception is not None and second.exception.chance == "unknown"
+    assert first.bucket == second.bucket
+
+
+def test_bucket_leaves_scanned_frames_out_and_says_weak() -> None:
+    with dumplib.open(_builder().to_bytes()) as dump:
+        cfi = _stack(dump, 0x23D0, CRASH)
+        frames = list(cfi.frames)
+        frames[1] = dataclasses.replace(frames[1], trust=Trust.SCAN)
+        scanned = Stack(0x23D0, tuple(frames), StackStatus.COMPLETE)
+    exc = ExceptionSummary(0x23D0, 0xC0000005, "EXCEPTION_ACCESS_VIOLATION", "",
+                           "access_violation", MSCORLIB_BASE + 0x1000, "mscorlib.ni.dll",
+                           0x1000, 0, False, (0, 0), access="read", target=0,
+                           target_kind="null_page")
+    assert "datamcusvc!Caller" in bucket(exc, cfi, None)
+    weak = bucket(exc, scanned, None)
+    assert "datamcusvc!Caller" not in weak and weak.endswith("~weak")
+
+
+def test_bucket_keys_on_function_start_when_the_image_tells() -> None:
+    """With .pdata, a frame is module + function start RVA whether or not a PDB named it."""
+    with dumplib.open(_builder().to_bytes()) as dump:
+        named = _stack(dump, 0x23D0, CRASH)
+        bare = Stack(0x23D0, tuple(dataclasses.replace(f, function=None) for f in named.frames),
+                     StackStatus.COMPLETE)
+    exc = ExceptionSummary(0x23D0, 0xC0000005, "EXCEPTION_ACCESS_VIOLATION", "",
+                           "access_violation", MSCORLIB_BASE + 0x1000, "mscorlib.ni.dll",
+                           0x1000, 0, False, (0, 0), access="read", target=0,
+                           target_kind="null_page")
+
+    def start_of(f: Frame) -> int | None:  # an image whose .pdata has 0x100-byte functions
+        return None if f.module is None else (f.ip - f.module.base) & ~0xFF
+
+    assert bucket(exc, named, None, start_of) == bucket(exc, bare, None, start_of)
+    assert bucket(exc, named, None) != bucket(exc, bare, None)  # names differ without it
 
 
 def test_bucket_differs_for_different_crashes() -> None:
@@ -328,7 +386,10 @@ def test_bucket_differs_for_different_crashes() -> None:
         b.set_exception(0x23D0, 0xC0000005, MSCORLIB_BASE + 0x1000, parameters=params)
         with dumplib.open(b.to_bytes()) as dump:
             buckets.add(analyze(dump, stacks={0x23D0: _stack(dump, 0x23D0, frames)}).bucket)
-    assert len(buckets) == 4
+    # A NULL read and a NULL write at the same frames are one bucket (NULL_DEREFERENCE:
+    # a managed NullReferenceException does not say which, issue 12); the wild pointer
+    # and the other call path are their own.
+    assert len(buckets) == 3
 
 
 def test_bucket_without_stacks_uses_the_module_offset() -> None:
@@ -341,7 +402,8 @@ def test_meaningful_frames_drop_unnamed_system_offsets() -> None:
     with dumplib.open(_builder().to_bytes()) as dump:
         stack = _stack(dump, 0x23D0, [("ntdll.dll", None), ("DataMCUSvc.exe", None),
                                       ("DataMCUSvc.exe", "main")])
-    assert meaningful_frames(stack) == ["datamcusvc+0x1040", "datamcusvc!main"]
+    assert meaningful_frames(stack) == [f"datamcusvc+0x{stack.frames[1].offset:x}",
+                                        "datamcusvc!main"]
 
 
 def test_a_single_symbols_or_signatures_string_is_one_entry(tmp_path: Path) -> None:

@@ -43,7 +43,10 @@ def test_analyze_json_for_case_b(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["exception"]["access"] == truth["exception"]["access"]
     (finding,) = [f for f in doc["findings"] if f["id"] == "clr-double-io-completion"]
     assert isinstance(finding["confidence"], float) and finding["advice"]
-    assert finding["evidence"]["exception_code"] == truth["exception"]["code"]  # an int
+    (code_fact,) = [f for f in finding["evidence"]["facts"] if f["fact"] == "exception_code"]
+    assert code_fact["value"] == truth["exception"]["code"]  # an int
+    assert code_fact["where"] == {"thread": runtime["faulting_thread"],
+                                  "stream": "ExceptionStream"}
     frames = [f["function"] for f in doc["crash_stack"]["frames"] if f["function"]]
     assert frames[: len(truth["crash_stack"])] == truth["crash_stack"]
     assert doc["wer"]["process_id"] == runtime["pid"]

@@ -88,39 +88,41 @@ def test_fixture_set_has_the_two_cases_and_others() -> None:
 # -- case A ------------------------------------------------------------------------------------
 
 
-def test_casea_recognised_with_its_evidence(paths: dict[tuple[str, str], Path]) -> None:
+def _facts(ev: Any, name: str) -> list[Any]:
+    return [f for f in ev["facts"] if f["fact"] == name]
+
+
+def test_casea_replica_facts_without_a_control_dispatcher(
+    paths: dict[tuple[str, str], Path]
+) -> None:
+    """The replica runs outside the service control manager (MRASSvc.c: main stands in
+    for the dispatcher), so no thread is inside a service-control handler: the finding
+    stays a possibility below 0.5, with the facts the replica does show."""
     truth, runtime = _truth("casea"), _runtime("casea")
     report = _report(paths, "casea", "casea.dmp")
     finding = report.finding("hung-stop-network-io")
     assert finding is not None, report.findings
-    assert finding.confidence >= 0.85
+    assert finding.confidence < 0.5
     ev: Any = json.loads(json.dumps(finding.evidence))  # also proves it is plain JSON
-    assert ev["confirmed"] is True
+    assert "control_handler_running" in {m["fact"] for m in ev["missing"]}
     workers = {runtime[f"thread.worker{i}"] for i in range(runtime["sockets"])}
-    blocked = ev["blocked_threads"]
-    assert isinstance(blocked, list)
-    assert {t["id"] for t in blocked if isinstance(t, dict)} == workers
-    for t in blocked:
-        assert isinstance(t, dict)
-        # The ground truth's blocking call is recv() through the vendor's FabInspectRecv.
-        assert t["blocked_in"] == "ws2_32!" + truth["blocking_call"]["worker0"]
-        assert any("FabInspectRecv" in str(f) for f in t["frames"])
-    stop = ev["stop_handler_threads"]
-    assert isinstance(stop, list)
-    assert [t["id"] for t in stop if isinstance(t, dict)] == [runtime["thread.stop_handler"]]
-    assert truth["other_threads"]["stop_handler"] in str(stop)
-    # The vendor module on the network path, named as its version resource says.
+    blocked = _facts(ev, "network_blocked_thread")
+    assert {f["where"]["thread"] for f in blocked} == workers
+    # The ground truth's blocking call is recv() through the vendor's FabInspectRecv.
+    assert {f["value"] for f in blocked} == {"ws2_32!" + truth["blocking_call"]["worker0"]}
+    # The vendor module between the application and recv(), named as its version
+    # resource says; MRASSvc.exe's own vendor differs.
     on_path = ev["network_path_modules"]
-    assert isinstance(on_path, list)
     expected = truth["third_party"]
-    assert [m["name"] for m in on_path if isinstance(m, dict)] == list(expected)
+    assert [m["name"] for m in on_path] == list(expected)
     for m in on_path:
-        assert isinstance(m, dict)
         want = expected[str(m["name"])]
         assert m["vendor"] == want["CompanyName"]
         assert m["description"] == want["FileDescription"]
         assert m["version"] == ".".join(map(str, want["version"]))
-        assert set(m["threads"]) == workers
+        assert {f["thread"] for f in m["frames"]} == workers
+        assert all(f["between"] == ["ws2_32!recv", "mrassvc!RelayWorkerThread"]
+                   for f in m["frames"])
 
 
 def test_casea_thread_states_match_the_blocking_calls(paths: dict[tuple[str, str], Path]) -> None:
@@ -131,14 +133,12 @@ def test_casea_thread_states_match_the_blocking_calls(paths: dict[tuple[str, str
     for role, call in truth["blocking_call"].items():
         assert report.thread_states[runtime[f"thread.{role}"]] == expected_state[call], role
     assert report.exception is None and report.wer is None
-    # A hang buckets on the thread the finding is about: a worker blocked in recv()
-    # under the vendor's FabInspectRecv, started as RelayWorkerThread (MRASSvc.c).
-    assert report.bucket == (
-        f"HANG/mrassvc.exe/ws2_32!{truth['blocking_call']['worker0']}"
-        f"|fabnetinspect!{truth['other_threads']['worker0']}|mrassvc!RelayWorkerThread"
-    )
+    # A possible finding (below 0.5) does not choose the hang's thread: the main
+    # thread's stack is bucketed (issue 12: an idle server must not get the
+    # network-hang bucket either).
+    assert report.bucket_label == "HANG/mrassvc.exe/mrassvc!main|mrassvc+0x13ae"
     assert report.crash_stack is not None
-    assert report.crash_stack.thread_id == runtime["thread.worker0"]
+    assert report.crash_stack.thread_id == runtime["thread.main"]
 
 
 def test_casea_third_party_modules_listed(paths: dict[tuple[str, str], Path]) -> None:
@@ -164,28 +164,34 @@ def test_caseb_recognised_with_its_evidence(
     finding = report.finding("clr-double-io-completion")
     assert finding is not None, report.findings
     ev: Any = json.loads(json.dumps(finding.evidence))  # also proves it is plain JSON
-    (group,) = ev["threads"]
-    (thread,) = group
-    assert thread["id"] == runtime["thread.iocp"] == runtime["faulting_thread"]
-    assert truth["thread_start"]["iocp"] in thread["start_function"]
-    assert thread["matched_frames"] == [f"mscorlib.ni!{truth['faulting_function']}"]
+    tid = runtime["thread.iocp"]
+    assert tid == runtime["faulting_thread"]
+    (cpt,) = _facts(ev, "completion_port_thread")
+    assert cpt["where"]["thread"] == tid and truth["thread_start"]["iocp"] in cpt["value"]
+    callbacks = [f["value"] for f in _facts(ev, "completion_callback_frame")]
+    assert callbacks[0] == f"mscorlib.ni!{truth['faulting_function']}"
+    assert _facts(ev, "no_application_frame") and not _facts(ev, "application_frame")
+    # The replica runtime's version resources say Microsoft (build.sh).
+    assert {f["value"]["identified_by"] for f in _facts(ev, "runtime_module")} == {"vendor"}
     assert ev["os_build"] == 7601 and "KB3179574" in str(ev["fix"])
     assert ev["fix_applies_to_this_os"] is False  # wine says 6.1.7601; the KB is for 6.3
     assert "KB3179574" in finding.references
     if name.endswith(".xz"):
         # The heap holds the OVERLAPPED: its address and status are the program's own.
-        ov = ev["overlapped"]
-        assert isinstance(ov, dict)
-        assert ov["address"] == runtime["overlapped.address"]
-        assert ov["internal"] == truth["overlapped"]["internal"] == runtime["overlapped.internal"]
-        assert ov["internal_name"] == truth["overlapped"]["status_name"]
-        assert ov["internal_high"] == runtime["overlapped.internal_high"]
-        assert str(ov["found_in"]).endswith(truth["overlapped"]["register_at_fault"])
-        assert ev["confirmed"] is True and finding.confidence >= 0.95
+        (ov,) = _facts(ev, "overlapped")
+        assert ov["value"] == runtime["overlapped.address"]
+        got = ev["overlapped"]
+        registers = [got["where"].get("register")] + [
+            w.get("register") for w in got["where"].get("also_in", [])]
+        assert truth["overlapped"]["register_at_fault"] in registers
+        assert got["internal"] == truth["overlapped"]["internal"] == runtime["overlapped.internal"]
+        assert got["internal_high"] == runtime["overlapped.internal_high"]
+        assert _facts(ev, "overlapped_status_buffer_overflow")
+        assert finding.confidence >= 0.9
     else:
         # The small dump does not capture the heap (tests/test_fixtures_wine.py checks that).
-        assert ev["overlapped"] is None and ev["confirmed"] is False
-        assert 0.5 <= finding.confidence < 0.95
+        assert "overlapped" in {m["fact"] for m in ev["missing"]}
+        assert 0.5 <= finding.confidence < 0.9
 
 
 def test_caseb_exception_and_wer_view(paths: dict[tuple[str, str], Path]) -> None:
@@ -221,8 +227,9 @@ def test_caseb_bucket_equal_across_small_and_full_dump(
     small = _report(paths, "caseb", "caseb.dmp").bucket
     full = _report(paths, "caseb", "caseb-full.dmp.xz").bucket
     assert small == full
-    assert small.startswith("AV_READ_NULL/mscorlib.ni.dll/")
-    assert small.split("/", 2)[2].split("|") == [
+    label = _report(paths, "caseb", "caseb.dmp").bucket_label
+    assert small.startswith("NULL_DEREFERENCE/mscorlib.ni.dll/")
+    assert label.split("/", 2)[2].split("|") == [
         f"{m.removesuffix('.dll')}!{f}"
         for m, f in zip(truth["crash_stack_modules"], truth["crash_stack"], strict=True)
     ]
@@ -239,7 +246,8 @@ def test_other_fixtures_have_no_case_findings(
     paths: dict[tuple[str, str], Path], scenario: str, name: str
 ) -> None:
     report = _report(paths, scenario, name)
-    assert not CASE_IDS & {f.id for f in report.findings}
+    # No case finding at 0.5 or above (a possible one below may list what it saw).
+    assert not CASE_IDS & {f.id for f in report.findings if f.confidence >= 0.5}
     truth = _truth(scenario)
     exc = report.exception
     if truth.get("exception") is None:
@@ -270,9 +278,47 @@ def test_crash_bucket_frames_are_the_truth_crash_stack(paths: dict[tuple[str, st
         stack = truth.get("crash_stack") or []
         if not stack or "crash_stack_modules" in truth:
             continue
-        frames = _report(paths, scenario, name).bucket.split("/", 2)[2].split("|")
+        frames = _report(paths, scenario, name).bucket_label.split("/", 2)[2].split("|")
         functions = [f.split("!", 1)[1] for f in frames if "!" in f]
         assert functions[: min(3, len(stack))] == stack[:3], scenario
+
+
+@pytest.mark.parametrize("scenario", ["caseb", "callback", "iocpmanaged"])
+def test_bucket_does_not_depend_on_pdbs(
+    paths: dict[tuple[str, str], Path], scenario: str, tmp_path: Path
+) -> None:
+    """Issue 12: with the images available, giving or withholding the PDBs leaves the
+    bucket alone (frames keyed on .pdata function starts); the label keeps the names."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for f in (WINE / scenario).iterdir():
+        if f.suffix.lower() in (".exe", ".dll"):
+            shutil.copy(f, images / f.name)
+    name = f"{scenario}.dmp"
+    with dumplib.open(paths[(scenario, name)]) as dump:
+        bare = analyze(dump, symbols=[str(images), str(SYSTEM)])
+    full = _report(paths, scenario, name)
+    assert bare.bucket == full.bucket
+    assert "!" not in bare.bucket.split("/", 2)[2]
+    assert bare.bucket_label != full.bucket_label  # PDB names only in the label
+
+
+@pytest.mark.parametrize("scenario", ["caseb", "callback"])
+def test_bucket_without_images_does_not_depend_on_pdbs(
+    paths: dict[tuple[str, str], Path], scenario: str, tmp_path: Path
+) -> None:
+    """Without images (a small dump, no symbol path) frames are keyed on their RVAs:
+    PDBs alone (names) leave the bucket as it is and change only the label."""
+    pdbs = tmp_path / "pdbs"
+    pdbs.mkdir()
+    for f in (WINE / scenario).glob("*.pdb"):
+        shutil.copy(f, pdbs / f.name)
+    name = f"{scenario}.dmp"
+    with dumplib.open(paths[(scenario, name)]) as dump:
+        bare = analyze(dump)
+    with dumplib.open(paths[(scenario, name)]) as dump:
+        named = analyze(dump, symbols=[str(pdbs)])
+    assert bare.bucket == named.bucket
 
 
 def test_stack_overflow_fixture(paths: dict[tuple[str, str], Path]) -> None:

@@ -72,3 +72,16 @@ def test_missing_builtin_set_fails_the_cli(monkeypatch: pytest.MonkeyPatch,
     out, err = capsys.readouterr()
     assert code != 0 and out == ""
     assert "built-in signature set is missing" in err and len(err.splitlines()) == 1
+
+
+def test_bundled_caseb_sample_is_the_fixture() -> None:
+    """The sample the README's first command analyses is the current case B fixture,
+    byte for byte (a stale copy once kept an old build whose runtime modules had no
+    Microsoft vendor, and the finding fell to 0.1)."""
+    root = Path(__file__).resolve().parent.parent
+    sample = root / "dumplib" / "samples" / "caseb"
+    fixture = root / "fixtures" / "wine" / "caseb"
+    names = sorted(p.name for p in sample.iterdir())
+    assert "caseb.dmp" in names
+    for name in names:
+        assert (sample / name).read_bytes() == (fixture / name).read_bytes(), name

@@ -153,7 +153,7 @@ def views() -> dict[str, str]:
     # A stress row: a bucket as long as a deep C++ stack makes (real frames, repeated).
     longest = max(rows, key=lambda r: len(r.bucket))
     rows.append(dataclasses.replace(longest, path=longest.path + ".copy",
-                                    bucket="|".join([longest.bucket] * 4)))
+                                    bucket="|".join([longest.bucket] * 12)))
     out["triage"] = triage_html(rows)
     return out
 

@@ -20,9 +20,10 @@ detectors (:mod:`~dumplib.analysis.detectors`), a crash bucket
 from __future__ import annotations
 
 from dumplib.analysis.analyze import analyze, evaluate_signatures, faulting_instruction
-from dumplib.analysis.bucket import bucket, meaningful_frames
+from dumplib.analysis.bucket import bucket, bucket_label, meaningful_frames
 from dumplib.analysis.collectors import COLLECTORS, Collected, find_overlapped
 from dumplib.analysis.detectors import detect_deadlocks, detect_loader_lock, read_critical_section
+from dumplib.analysis.evidence import EvidenceSet, apply_rule
 from dumplib.analysis.exceptions import summarize_exception, undecorate_type
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts, classify_state
 from dumplib.analysis.model import (
@@ -44,13 +45,16 @@ from dumplib.analysis.signatures import (
     match_signature,
     parse_signature,
 )
+from dumplib.analysis.structural import STRUCTURAL, structural_finding
 from dumplib.analysis.thirdparty import third_party_modules
 from dumplib.analysis.wer import time_t_to_filetime, wer_event
 
 __all__ = [
     "COLLECTORS",
+    "STRUCTURAL",
     "AnalysisContext",
     "Collected",
+    "EvidenceSet",
     "ExceptionSummary",
     "FaultingInstruction",
     "Finding",
@@ -63,7 +67,9 @@ __all__ = [
     "ThreadFacts",
     "WerEvent",
     "analyze",
+    "apply_rule",
     "bucket",
+    "bucket_label",
     "builtin_signature_dir",
     "classify_state",
     "detect_deadlocks",
@@ -77,6 +83,7 @@ __all__ = [
     "meaningful_frames",
     "parse_signature",
     "read_critical_section",
+    "structural_finding",
     "summarize_exception",
     "third_party_modules",
     "time_t_to_filetime",

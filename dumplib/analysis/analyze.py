@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from dumplib._exc import DumpError
-from dumplib.analysis.bucket import bucket
+from dumplib.analysis.bucket import FunctionStart, bucket, bucket_label
 from dumplib.analysis.collectors import COLLECTORS
 from dumplib.analysis.detectors import run_detectors
 from dumplib.analysis.facts import AnalysisContext
 from dumplib.analysis.model import FaultingInstruction, Finding, Report
 from dumplib.analysis.signatures import Signature, load_signatures, match_signature
+from dumplib.analysis.structural import signature_facts, structural_finding
 from dumplib.analysis.thirdparty import third_party_modules
 from dumplib.analysis.wer import wer_event
 from dumplib.format.constants import Arch
 from dumplib.model.dump import DumpFile
-from dumplib.unwind.frames import Stack
+from dumplib.unwind.frames import Frame, Stack
 
 __all__ = ["analyze", "evaluate_signatures", "faulting_instruction"]
 
@@ -38,6 +39,15 @@ def evaluate_signatures(ctx: AnalysisContext, signatures: Sequence[Signature]) -
     """Match signatures against the context and build their findings."""
     findings: list[Finding] = []
     for sig in signatures:
+        if sig.detector is not None:
+            try:
+                found = structural_finding(ctx, sig)
+            except DumpError as exc:
+                ctx.notes.append(f"signature {sig.id} could not be evaluated: {exc}")
+                continue
+            if found is not None:
+                findings.append(found)
+            continue
         try:
             got = match_signature(sig, ctx)
         except DumpError as exc:
@@ -63,6 +73,9 @@ def evaluate_signatures(ctx: AnalysisContext, signatures: Sequence[Signature]) -
             evidence["confirmed"] = confirmed
         if confirmed and sig.confidence_confirmed is not None:
             confidence = max(confidence, sig.confidence_confirmed)
+        evidence.update(signature_facts(ctx, evidence))
+        if sig.refuted_by:
+            evidence["refuted_by"] = list(sig.refuted_by)
         findings.append(
             Finding(
                 id=sig.id,
@@ -141,6 +154,8 @@ def faulting_instruction(ctx: AnalysisContext) -> FaultingInstruction | None:
 def _finding_thread(findings: Sequence[Finding]) -> int | None:
     """The first thread the most confident finding names (for hang dumps' stack and bucket)."""
     for f in findings:
+        if f.confidence < 0.5:
+            continue  # a possible finding does not choose the thread a hang is bucketed on
         groups = f.evidence.get("threads")
         if isinstance(groups, list):
             for group in groups:
@@ -153,6 +168,29 @@ def _finding_thread(findings: Sequence[Finding]) -> int | None:
     return None
 
 
+def _function_start(ctx: AnalysisContext) -> FunctionStart:
+    """A frame's function start RVA from its image's .pdata (image in the dump or on
+    the symbol path), or None: bucket keys that do not depend on PDBs."""
+
+    def start_of(frame: Frame) -> int | None:
+        module = frame.module
+        res = ctx.resolver
+        if module is None or res is None:
+            return None
+        try:
+            image = res.image(module)
+            if image is None:
+                return None
+            rva = frame.lookup_address - module.base
+            entry = image.function_for(rva)
+        except DumpError:
+            return None
+        # A leaf function has no .pdata entry: its address is still independent of PDBs.
+        return entry.begin if entry is not None else rva
+
+    return start_of
+
+
 def _summary(ctx: AnalysisContext, findings: Sequence[Finding]) -> str:
     dump = ctx.dump
     main = dump.modules.main
@@ -162,8 +200,10 @@ def _summary(ctx: AnalysisContext, findings: Sequence[Finding]) -> str:
     exc = ctx.exception
     what = exc.description if exc is not None else "no exception (a hang or on-demand dump)"
     line = f"{who}: {what}"
-    if findings:
+    if findings and findings[0].confidence >= 0.5:
         line += f"; most likely: {findings[0].title}"
+    elif findings:  # below 0.5: a possibility the evidence does not carry
+        line += f"; possibly (confidence {findings[0].confidence:.2f}): {findings[0].title}"
     return line
 
 
@@ -226,11 +266,14 @@ def analyze(
             ctx.notes.extend(
                 symbol_coverage([crash_stack], ctx.resolver, list(ctx.symbols)).notes())
         main = dump.modules.main
-        report_bucket = bucket(exc, crash_stack, main.name if main else None)
+        report_bucket = bucket(exc, crash_stack, main.name if main else None,
+                               _function_start(ctx))
+        label = bucket_label(exc, crash_stack, main.name if main else None)
         states = {t.id: t.state for t in ctx.threads}
         return Report(
             findings=findings,
             bucket=report_bucket,
+            bucket_label=label,
             exception=exc,
             wer=wer_event(dump),
             third_party_modules=third_party_modules(ctx),

@@ -8,12 +8,13 @@ signature's conditions gathered, and returns more evidence plus whether it
 * ``system`` -- OS name, version and build; with ``fix_os_versions`` in the
   signature's evidence, whether the fix it names is for this OS.
 * ``overlapped`` -- the OVERLAPPED / NativeOverlapped handed to an I/O
-  completion callback, read from memory, with its ``Internal`` status;
-  STATUS_BUFFER_OVERFLOW (0x80000005) there confirms a double completion.
+  completion callback, validated as a structure among every register and
+  frame-stack candidate (the case B detector's reader), with its ``Internal``
+  status; STATUS_BUFFER_OVERFLOW (0x80000005) there confirms a double completion.
 * ``network_threads`` -- threads blocked in network I/O (frames, how long),
-  the threads waiting on them (a service's stop handler), socket handles and
-  the third-party modules on those stacks; confirms when a stop handler waits
-  while others are blocked in network I/O.
+  the threads inside a service-control handler (found from the dispatcher's
+  frames, as the case A detector does) and the third-party modules on the
+  blocked stacks; confirms when a handler runs while others are blocked.
 * ``third_party_modules`` -- every non-Microsoft module with vendor,
   description and version.
 * ``recursion`` -- the most repeated frame of the exception thread's stack.
@@ -24,17 +25,17 @@ signature's conditions gathered, and returns more evidence plus whether it
 
 from __future__ import annotations
 
-import re
-import struct
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from dumplib._exc import DumpError
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts
 from dumplib.analysis.model import JsonValue
 from dumplib.codes import CodeTable, lookup
-from dumplib.format.context import Context
+
+if TYPE_CHECKING:
+    from dumplib.analysis.signatures import Signature
 
 __all__ = [
     "COLLECTORS",
@@ -46,15 +47,6 @@ __all__ = [
 
 STATUS_BUFFER_OVERFLOW = 0x80000005
 STATUS_PENDING = 0x00000103
-_MAX_STACK_SCAN = 0x2000  # bytes of stack searched for an OVERLAPPED pointer
-_ARG_ORDER = {
-    8: ("r8", "rdx", "rcx", "r9", "rbx", "rbp", "rsi", "rdi", "r12", "r13", "r14", "r15",
-        "rax", "r10", "r11"),
-    4: ("ebx", "esi", "edi", "ebp", "eax", "ecx", "edx"),
-}
-_STOP_HANDLER = re.compile(
-    r"(stop|shutdown|ScSvcCtrl|ServiceCtrl|ControlHandler|HandlerEx|ServiceBase)", re.IGNORECASE
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,132 +111,59 @@ def _status_name(code: int) -> str | None:
     return None
 
 
-_STACK_RESERVE = 0x100000  # below the captured part of a stack lies its reserved region
+def _builtin(sig_id: str) -> Signature | None:
+    """A built-in signature, for collectors that share its data (one copy of each list)."""
+    from dumplib.analysis.signatures import SignatureError, load_signatures
 
-
-def _on_a_stack(ctx: AnalysisContext, address: int) -> bool:
-    for t in ctx.dump.threads:
-        rng = t.stack_range
-        if rng is not None and rng[0] - _STACK_RESERVE <= address < rng[0] + rng[1]:
-            return True
-    return False
-
-
-def _plausible_overlapped(
-    ctx: AnalysisContext, address: int
-) -> tuple[int, int, int] | None:
-    """(Internal, InternalHigh, hEvent) when ``address`` looks like an OVERLAPPED."""
-    ps = ctx.dump.system.pointer_size
-    if address < 0x10000 or address % ps or ctx.dump.modules.find(address) is not None:
+    try:
+        return next((s for s in load_signatures() if s.id == sig_id), None)
+    except SignatureError:
         return None
-    if _on_a_stack(ctx, address):
-        return None  # a NativeOverlapped is allocated from the heap
-    size = 32 if ps == 8 else 20
-    data = ctx.dump.memory.try_read(address, size)
-    if data is None:
-        return None
-    if ps == 8:
-        internal, high, _off, _off_high, event = struct.unpack("<QQIIQ", data)
-    else:
-        internal, high, _off, _off_high, event = struct.unpack("<IIIII", data)
-    if internal > 0xFFFFFFFF or high > 0xFFFFFFFF or event > 0xFFFFFFFF:
-        return None
-    if internal != STATUS_PENDING and _status_name(internal) is None:
-        return None
-    return internal, high, event
 
 
-def _candidates(ctx: AnalysisContext, facts: ThreadFacts) -> list[tuple[int, str]]:
-    ps = ctx.dump.system.pointer_size
-    order = _ARG_ORDER.get(ps, ())
-    out: list[tuple[int, str]] = []
-    contexts: list[tuple[str, Context]] = []
-    exc = ctx.dump.exception
-    if exc is not None and exc.thread_id == facts.id:
-        try:
-            ectx = exc.context
-        except DumpError:
-            ectx = None
-        if ectx is not None:
-            contexts.append(("exception context", ectx))
-    thread = ctx.dump.threads.get(facts.id)
-    if thread is not None:
-        try:
-            contexts.append(("thread context", thread.context))
-        except DumpError:
-            pass
-    for label, c in contexts:
-        for reg in order:
-            value = c.get(reg)
-            if isinstance(value, int) and value:
-                out.append((value, f"{label} {reg}"))
-    if facts.stack is not None:
-        for f in facts.stack.frames[:8]:
-            for reg in order:
-                value = f.registers.get(reg)
-                if value:
-                    out.append((value, f"frame {f.index} {reg}"))
-    sp = None
-    if facts.stack is not None and facts.stack.frames:
-        sp = facts.stack.frames[0].sp
-    elif contexts:
-        sp = contexts[0][1].sp
-    if sp:
-        data = ctx.dump.memory.read_available(sp, _MAX_STACK_SCAN)
-        if data:
-            fmt = "<Q" if ps == 8 else "<I"
-            for off in range(0, len(data) - ps + 1, ps):
-                (value,) = struct.unpack_from(fmt, data, off)
-                if value:
-                    out.append((value, f"stack slot 0x{sp + off:x}"))
-    seen: set[int] = set()
-    unique = []
-    for value, where in out:
-        if value not in seen:
-            seen.add(value)
-            unique.append((value, where))
-    return unique
+def _io_statuses(ev: Mapping[str, JsonValue]) -> set[int]:
+    raw = ev.get("io_statuses")
+    if not isinstance(raw, list):
+        sig = _builtin("clr-double-io-completion")
+        raw = (sig.evidence or {}).get("io_statuses") if sig is not None else None
+    return {v for v in raw if isinstance(v, int)} if isinstance(raw, list) else set()
 
 
-def find_overlapped(ctx: AnalysisContext, thread_id: int) -> dict[str, JsonValue] | None:
-    """Find the OVERLAPPED a completion-port thread is handling, from registers and stack.
+def find_overlapped(
+    ctx: AnalysisContext, thread_id: int, io_statuses: set[int] | None = None
+) -> dict[str, JsonValue] | None:
+    """The OVERLAPPED a completion-port thread is handling, validated as a structure.
 
-    Candidates are pointer values in the thread's registers (the third argument
-    first: ``r8`` on x64), its frames' recovered registers and its stack; the
-    first that points at captured heap memory (not an image, not a stack) shaped
-    like an OVERLAPPED (Internal a known non-zero NTSTATUS, InternalHigh and
-    hEvent 32-bit) wins. Zeroed memory is not taken for an OVERLAPPED.
+    Every candidate in the thread's non-volatile registers, argument registers
+    at the fault and walked frames' stack areas is checked (see
+    :func:`dumplib.analysis.case_b.overlapped_candidates`): Internal must be an
+    I/O status (``io_statuses``, by default the list in
+    ``dumplib/signatures/clr-double-io-completion.toml``), InternalHigh a plausible byte
+    count, the memory on the heap. Candidates whose enclosing NativeOverlapped /
+    OverlappedData is consistent are preferred, then registers.
 
     Returns:
-        ``{"address", "internal", "internal_name", "internal_high", "found_in"}``,
-        or None when nothing plausible was readable.
+        The chosen candidate's JSON (``address``, ``where``, ``internal``,
+        ``internal_name``, ``internal_high`` ...), or None.
     """
+    from dumplib.analysis.case_b import overlapped_candidates
+
     facts = ctx.thread(thread_id)
     if facts is None:
         return None
-    for address, where in _candidates(ctx, facts):
-        got = _plausible_overlapped(ctx, address)
-        if got is None:
-            continue
-        internal, high, event = got
-        if internal == 0:
-            continue  # zeroed memory looks like a successful OVERLAPPED; not evidence
-        return {
-            "address": address,
-            "internal": internal,
-            "internal_name": _status_name(internal),
-            "internal_high": high,
-            "event": event,
-            "found_in": where,
-        }
-    return None
+    statuses = io_statuses if io_statuses is not None else _io_statuses({})
+    valid = [c for c in overlapped_candidates(ctx, facts, statuses) if c.valid]
+    if not valid:
+        return None
+    best = sorted(valid, key=lambda c: (c.enclosing is None, "register" not in c.where))[0]
+    return best.to_json()
 
 
 def _overlapped(ctx: AnalysisContext, ev: Mapping[str, JsonValue]) -> Collected:
     tid = _first_thread_id(ctx, ev)
     if tid is None:
         return Collected({"overlapped": None}, notes=("no thread to read an OVERLAPPED from",))
-    found = find_overlapped(ctx, tid)
+    found = find_overlapped(ctx, tid, _io_statuses(ev))
     if found is None:
         return Collected(
             {"overlapped": None,
@@ -252,8 +171,7 @@ def _overlapped(ctx: AnalysisContext, ev: Mapping[str, JsonValue]) -> Collected:
                                 "it lives on the heap, which only a full-memory dump "
                                 "(procdump -ma) holds"},
         )
-    internal = found["internal"]
-    confirmed = internal == STATUS_BUFFER_OVERFLOW
+    confirmed = found.get("internal") == STATUS_BUFFER_OVERFLOW
     evidence: dict[str, JsonValue] = {"overlapped": found}
     if confirmed:
         evidence["overlapped_tell"] = (
@@ -282,11 +200,20 @@ def _thread_json(t: ThreadFacts, depth: int = 8) -> dict[str, JsonValue]:
 
 
 def _network_threads(ctx: AnalysisContext, ev: Mapping[str, JsonValue]) -> Collected:
+    """Threads blocked in network I/O and threads inside a service-control handler.
+
+    The handler threads are found structurally (the control dispatcher's frames
+    of ``dumplib/signatures/hung-stop-network-io.toml``), not by words in function names.
+    """
+    from dumplib.analysis.case_a import control_handler
+    from dumplib.analysis.patterns import compile_all
     from dumplib.analysis.thirdparty import third_party_modules
 
+    sig = _builtin("hung-stop-network-io")
+    dispatch = compile_all((sig.patterns or {}).get("control_dispatch_frames", ())
+                           if sig is not None else ())
     blocked = [t for t in ctx.threads if t.state in ("network_io", "device_io")]
-    waiting = [t for t in ctx.threads if t.state == "wait"]
-    stop = [t for t in waiting if any(_STOP_HANDLER.search(x) for x in t.texts)]
+    handlers = [t for t in ctx.threads if control_handler(ctx, t, dispatch) is not None]
     blocked_ids = {t.id for t in blocked}
     tp = third_party_modules(ctx)
     main = ctx.dump.modules.main
@@ -298,28 +225,13 @@ def _network_threads(ctx: AnalysisContext, ev: Mapping[str, JsonValue]) -> Colle
     ]
     evidence: dict[str, JsonValue] = {
         "blocked_threads": [_thread_json(t) for t in blocked],
-        "stop_handler_threads": [_thread_json(t) for t in stop],
-        "waiting_threads": [t.id for t in waiting],
+        "stop_handler_threads": [_thread_json(t) for t in handlers],
         "network_path_modules": on_path,
-        "third_party_modules": [
-            {"name": m.name, "vendor": m.vendor, "description": m.description,
-             "version": m.version, "path": m.path}
-            for m in tp
-        ],
     }
     ages = [t.age_seconds for t in blocked if t.age_seconds is not None]
     if ages:
         evidence["longest_blocked_seconds"] = round(max(ages), 3)
-        evidence["blocked_time_note"] = (
-            "thread age (dump time minus creation time) bounds how long each has been blocked; "
-            "near-zero CPU time means it spent that time waiting"
-        )
-    if ctx.dump.handles:
-        evidence["socket_handles"] = sum(
-            1 for h in ctx.dump.handles
-            if h.object_name and "\\device\\afd" in h.object_name.lower()
-        )
-    return Collected(evidence, confirmed=bool(stop) and bool(on_path))
+    return Collected(evidence, confirmed=bool(handlers) and bool(on_path) and bool(blocked))
 
 
 def _third_party(ctx: AnalysisContext, ev: Mapping[str, JsonValue]) -> Collected:

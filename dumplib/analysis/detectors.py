@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from dumplib._exc import DumpError
+from dumplib.analysis.evidence import EvidenceSet
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts
 from dumplib.analysis.model import Finding, JsonValue
 
@@ -167,12 +168,17 @@ def detect_deadlocks(ctx: AnalysisContext) -> list[Finding]:
                     "blocked_in": facts.state_frame if facts else None,
                     "frames": list(facts.texts[:8]) if facts else [],
                 })
+            cycle_ev = EvidenceSet()
+            for w in cycle:
+                cycle_ev.add("waits_for_critical_section", waits[w].address, thread=w,
+                             address=waits[w].address)
+                cycle_ev.add("owner", waits[w].owning_thread, address=waits[w].address + 16)
             findings.append(Finding(
                 id="deadlock-critical-section",
                 title=f"Deadlock: {len(cycle)} threads wait on critical sections "
                 "owned by each other",
                 confidence=0.9,
-                evidence={"cycle": chain, "threads": list(cycle)},
+                evidence={"cycle": chain, "threads": list(cycle), **cycle_ev.to_json()},
                 advice="Each thread holds a lock the next one needs. Acquire these locks in one "
                        "global order everywhere (or hold only one at a time); the frames show "
                        "where each lock is taken.",
@@ -180,12 +186,16 @@ def detect_deadlocks(ctx: AnalysisContext) -> list[Finding]:
             ))
     for waiter, cs in waits.items():
         if ctx.dump.threads.get(cs.owning_thread) is None:
+            orphan = EvidenceSet()
+            orphan.add("waits_for_critical_section", cs.address, thread=waiter, address=cs.address)
+            orphan.add("owner_not_a_thread", cs.owning_thread, stream="ThreadListStream")
             findings.append(Finding(
                 id="orphaned-critical-section",
                 title=f"Thread {waiter} waits on a critical section owned by thread "
                       f"{cs.owning_thread}, which no longer exists",
                 confidence=0.8,
-                evidence={"waiter": waiter, "critical_section": _cs_json(cs)},
+                evidence={"waiter": waiter, "critical_section": _cs_json(cs),
+                          **orphan.to_json()},
                 advice="The owner exited (or was terminated) while holding the lock; look for "
                        "TerminateThread, ExitThread or an exception escaping a locked region.",
                 source="detector:deadlock",
@@ -217,7 +227,15 @@ def detect_loader_lock(ctx: AnalysisContext) -> list[Finding]:
         if t.id != cs.owning_thread and (w := waited_critical_section(ctx, t)) is not None
         and w.address == address
     ]
+    facts = EvidenceSet()
+    facts.add("loader_lock_held", cs.owning_thread, address=cs.address,
+              stream="TEB -> PEB.LoaderLock")
+    for waiter in waiters:
+        facts.add("waits_for_loader_lock", cs.address, thread=waiter)
+    if not waiters:
+        facts.miss("waits_for_loader_lock", "every thread's registers and stack")
     evidence: dict[str, JsonValue] = {
+        **facts.to_json(),
         "loader_lock": _cs_json(cs),
         "owner": cs.owning_thread,
         "owner_frames": list(owner.texts[:12]) if owner else [],

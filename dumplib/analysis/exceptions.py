@@ -382,9 +382,9 @@ def summarize_exception(dump: DumpFile) -> ExceptionSummary | None:
         name = "STATUS_GCC_THROW"
     module = dump.modules.find(exc.address)
     comments = list(dump.comments)
+    # EXCEPTION_NONCONTINUABLE says the raiser cannot resume (every CLR throw sets it),
+    # not that no handler was found: it is no evidence of a second chance.
     chance, chance_source = chance_from_comments(comments)
-    if chance == "unknown" and exc.flags & 1:
-        chance, chance_source = "second", "EXCEPTION_NONCONTINUABLE flag"
 
     access = target = target_kind = subcode = subcode_name = None
     thrown: tuple[str, ...] = ()

@@ -9,6 +9,7 @@ and detectors read it; none of them walks a stack or opens an image itself.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import struct
@@ -21,6 +22,8 @@ from dumplib.analysis.exceptions import summarize_exception
 from dumplib.analysis.model import ExceptionSummary
 from dumplib.analysis.patterns import (
     BOILERPLATE_START,
+    CHANCE_FRAMES,
+    RUNTIME_DIRECTORIES,
     RUNTIME_MODULES,
     SYSTEM_MODULES,
     WAIT_STATES,
@@ -41,8 +44,10 @@ STATE_DEPTH = 16
 
 _STATES = tuple((state, compile_all(pats)) for state, pats in WAIT_STATES)
 _BOILERPLATE = compile_all(BOILERPLATE_START)
+_CHANCE = tuple((c, compile_all(p)) for c, p in CHANCE_FRAMES)
 _RUNTIME = frozenset(RUNTIME_MODULES)
 _SYSTEM = frozenset(SYSTEM_MODULES)
+_RUNTIME_DIRS = compile_all(RUNTIME_DIRECTORIES)
 _RUNTIME_NI = re.compile(r"^(system|microsoft)(\.[\w]+)*\.ni\.dll$", re.IGNORECASE)
 _WINDOWS_DIR = re.compile(r"^(\\\\\?\\)?[a-z]:\\windows\\", re.IGNORECASE)
 _MICROSOFT = re.compile(r"\bmicrosoft\b", re.IGNORECASE)
@@ -202,9 +207,33 @@ class AnalysisContext:
     # -- module classes ------------------------------------------------------------------
 
     def is_runtime_module(self, module: Module) -> bool:
-        """A module of the .NET runtime (clr, mscorlib, System.*.ni ...)."""
+        """A module of the .NET runtime (clr, coreclr, mscorlib, System.*.ni ...).
+
+        Anything under a runtime's install directory counts (the framework
+        assemblies of .NET Core / .NET 5+ under ``dotnet\\shared`` included);
+        elsewhere a runtime file name counts unless the image's version
+        resource names a vendor other than Microsoft (an application's own
+        ``clr.dll`` is application code).
+        """
+        return self.runtime_identity(module) is not None
+
+    def runtime_identity(self, module: Module) -> str | None:
+        """How a module is known to be the .NET runtime, or None when it is not.
+
+        Returns:
+            ``"directory"`` (under a runtime install directory), ``"vendor"``
+            (a runtime file name, CompanyName Microsoft), ``"name only"`` (a
+            runtime file name, no version resource readable), or None.
+        """
+        if any(p.search(module.path) for p in _RUNTIME_DIRS):
+            return "directory"
         low = module.name.lower()
-        return low in _RUNTIME or bool(_RUNTIME_NI.match(low))
+        if not (low in _RUNTIME or _RUNTIME_NI.match(low)):
+            return None
+        info = self.vendor(module)
+        if info is not None and info.company:
+            return "vendor" if _MICROSOFT.search(info.company) else None
+        return "name only"
 
     def is_system_module(self, module: Module) -> bool:
         """A module of Windows: under the Windows directory or a known system DLL name."""
@@ -228,8 +257,23 @@ class AnalysisContext:
 
     @cached_property
     def exception(self) -> ExceptionSummary | None:
-        """The decoded exception (None without one)."""
-        return summarize_exception(self.dump)
+        """The decoded exception (None without one).
+
+        First or second chance comes from procdump's comment; without one, from
+        the exception thread's frames (:data:`~dumplib.analysis.patterns.CHANCE_FRAMES`);
+        otherwise it stays ``"unknown"``.
+        """
+        summary = summarize_exception(self.dump)
+        if summary is None or summary.chance != "unknown":
+            return summary
+        stack = self.stack_of(summary.thread_id)
+        for f in stack.frames if stack is not None else ():
+            text = frame_text(f)
+            for chance, patterns in _CHANCE:
+                if any(p.search(text) for p in patterns):
+                    return dataclasses.replace(
+                        summary, chance=chance, chance_source=f"frame {f.index}: {text}")
+        return summary
 
     # -- stacks -----------------------------------------------------------------------------
 
@@ -300,13 +344,21 @@ class AnalysisContext:
         else:
             state, state_frame = classify_state(texts)
         start = None
-        for text in reversed(texts):
+        # A walk that stopped early never reached the start routine: its last
+        # frame is not where the thread started (the ThreadInfo address is).
+        complete = stack is not None and str(stack.status) == "complete"
+        for text in reversed(texts if complete else ()):
             if not any(p.search(text) for p in _BOILERPLATE):
                 start = text
                 break
         info = thread.info
         if start is None and info is not None and info.start_address:
             start = self.symbol_at(info.start_address)
+        if start is None:
+            for text in reversed(texts):
+                if not any(p.search(text) for p in _BOILERPLATE):
+                    start = text
+                    break
         age = cpu = None
         if info is not None:
             cpu = (info.user_time + info.kernel_time) / _TICKS_PER_SECOND

@@ -324,6 +324,8 @@ class Report:
         notes: what could not be done and why (no stacks, memory missing, a
             rule that failed).
         summary: one line for people.
+        bucket_label: the bucket with frame names where ``bucket`` keys frames on
+            function start RVAs (for people; group on ``bucket``).
     """
 
     findings: list[Finding]
@@ -336,6 +338,7 @@ class Report:
     thread_states: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     summary: str = ""
+    bucket_label: str = ""
 
     def __repr__(self) -> str:
         lines = [f"<Report bucket={self.bucket}>"]
@@ -392,6 +395,7 @@ class Report:
         return {
             "summary": self.summary,
             "bucket": self.bucket,
+            "bucket_label": self.bucket_label,
             "exception": None if self.exception is None else self.exception.to_json(),
             "faulting_instruction": (
                 None if self.faulting_instruction is None else self.faulting_instruction.to_json()

@@ -15,7 +15,9 @@ from dumplib.unwind.frames import Frame
 
 __all__ = [
     "BOILERPLATE_START",
+    "CHANCE_FRAMES",
     "DISPATCH_NOISE",
+    "RUNTIME_DIRECTORIES",
     "RUNTIME_MODULES",
     "SYSTEM_MODULES",
     "WAIT_STATES",
@@ -172,6 +174,15 @@ DISPATCH_NOISE: tuple[str, ...] = (
     r"!(abort|raise|_?_?crt_debugger_hook|terminate)$",
 )
 
+#: Frames on the exception thread that tell first from second chance when no comment
+#: does: the runtime's first-chance debugger notification, or the unhandled-exception
+#: filter and error reporting (the exception found no handler).
+CHANCE_FRAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("first", (r"!Debugger::FirstChance\w*$", r"!FirstChanceManagedException\w*$")),
+    ("second", (r"!UnhandledExceptionFilter$", r"!WerpReportFault\w*$",
+                r"!RtlReportException\w*$", r"!_?_?scrt_unhandled_exception_filter\w*$")),
+)
+
 #: The frames every thread starts with (or that wrap a thread's real start routine).
 BOILERPLATE_START: tuple[str, ...] = (
     r"!RtlUserThreadStart$",
@@ -209,6 +220,16 @@ RUNTIME_MODULES: tuple[str, ...] = (
     "msvcr90.dll",
     "msvcr100_clr0400.dll",
     "msvcr120_clr0400.dll",
+)
+
+#: Directories the .NET runtimes install into (regular expressions on the full
+#: path): every module there -- the runtime, its native images and the framework
+#: assemblies of .NET Core / .NET 5+ under ``dotnet\shared`` -- is runtime code,
+#: never an application frame.
+RUNTIME_DIRECTORIES: tuple[str, ...] = (
+    r"\\Microsoft\.NET\\Framework(64)?\\v\d",
+    r"\\assembly\\(NativeImages_v|GAC_)",
+    r"\\dotnet\\shared\\Microsoft\.(NETCore|AspNetCore|WindowsDesktop)\.App\\",
 )
 
 #: Modules that are part of Windows whatever their path says (wine installs some

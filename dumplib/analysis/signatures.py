@@ -94,6 +94,7 @@ STATES = (*(s for s, _ in WAIT_STATES), "running", "unknown")
 _TOP_KEYS = {
     "id", "title", "confidence", "confidence_confirmed", "advice", "description",
     "references", "collect", "evidence", "match",
+    "detector", "rule", "patterns", "refuted_by",
 }
 _MATCH_KEYS = {
     "confidence", "process", "exception", "exception_code", "exception_type",
@@ -203,6 +204,12 @@ class Signature:
     collect: tuple[str, ...] = ()
     evidence: Mapping[str, JsonValue] | None = None
     confidence_confirmed: float | None = None
+    # Structural signatures (issue 12): a code detector decides, the file holds its
+    # confidence rule, its pattern lists and what would refute it.
+    detector: str | None = None
+    rule: Mapping[str, JsonValue] | None = None
+    patterns: Mapping[str, tuple[str, ...]] | None = None
+    refuted_by: tuple[str, ...] = ()
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -465,7 +472,8 @@ def parse_signature(data: Mapping[str, Any], path: str = "<signature>") -> Signa
                 f"collect[{i}]",
                 f"unknown collector {name!r} (known: {', '.join(sorted(COLLECTORS))})",
             )
-    if "match" not in data:
+    structural = _structural(v, data)
+    if "match" not in data and structural[0] is None:
         raise v.fail("match", "is required")
     evidence = None
     if "evidence" in data:
@@ -474,7 +482,7 @@ def parse_signature(data: Mapping[str, Any], path: str = "<signature>") -> Signa
     matches = tuple(
         _match(v, t, "match" if isinstance(data["match"], dict) else f"match[{i}]")
         for i, t in enumerate(v.tables(data["match"], "match"))
-    )
+    ) if "match" in data else ()
     return Signature(
         id=sig_id,
         title=v.text(data.get("title"), "title"),
@@ -490,7 +498,44 @@ def parse_signature(data: Mapping[str, Any], path: str = "<signature>") -> Signa
             v.number(data["confidence_confirmed"], "confidence_confirmed", 0, 1)
             if "confidence_confirmed" in data else None
         ),
+        detector=structural[0],
+        rule=structural[1],
+        patterns=structural[2],
+        refuted_by=v.strings(data["refuted_by"], "refuted_by") if "refuted_by" in data else (),
     )
+
+
+def _structural(
+    v: _V, data: Mapping[str, Any]
+) -> tuple[str | None, dict[str, JsonValue] | None, dict[str, tuple[str, ...]] | None]:
+    """``detector``, ``rule`` and ``patterns`` of a structural signature (issue 12)."""
+    from dumplib.analysis.structural import STRUCTURAL, validate_rule
+
+    detector = None
+    if "detector" in data:
+        detector = v.text(data["detector"], "detector")
+        if detector not in STRUCTURAL:
+            raise v.fail("detector", f"unknown detector {detector!r} "
+                                     f"(known: {', '.join(sorted(STRUCTURAL))})")
+    rule = None
+    if "rule" in data:
+        ev = _json_value(v, v.table(data["rule"], "rule"), "rule")
+        assert isinstance(ev, dict)
+        problem = validate_rule(ev)
+        if problem:
+            raise v.fail("rule", problem)
+        rule = ev
+    patterns = None
+    if "patterns" in data:
+        table = v.table(data["patterns"], "patterns")
+        patterns = {}
+        for name, value in table.items():
+            pats = v.strings(value, f"patterns.{name}")
+            v.regexes(list(pats), f"patterns.{name}")  # validated as the [match] regexes are
+            patterns[str(name)] = pats
+    if detector is not None and rule is None:
+        raise v.fail("rule", "a signature with a detector needs a [rule]")
+    return detector, rule, patterns
 
 
 def load_signature(path: str | os.PathLike[str]) -> Signature:

@@ -21,6 +21,7 @@ from dumplib.views.textsafe import data
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
 __all__ = ["register", "render_report", "run"]
 
@@ -36,6 +37,90 @@ def _kv_table(title: str | None = None) -> Table:
     t.add_column(style="bold cyan", no_wrap=True)
     t.add_column(overflow="fold")
     return t
+
+
+def _where(where: Any) -> str:
+    """Where a fact was read: thread, frame, register, address, stream."""
+    if not isinstance(where, dict):
+        return ""
+    parts = []
+    for key in ("thread", "frame", "register", "address", "stream"):
+        if key in where:
+            value = where[key]
+            shown = _hx(value) if key == "address" and isinstance(value, int) else value
+            parts.append(f"{key} {shown}")
+    return f"  [{', '.join(str(p) for p in parts)}]" if parts else ""
+
+
+def _fact_lines(evidence: dict[str, Any]) -> Text:
+    """A finding's facts and misses, one per line, each with where it was read."""
+    import json
+
+    from rich.text import Text
+
+    from dumplib.views.console import is_hex_key
+
+    text = Text()
+    def scalar(name: str, value: Any) -> str:
+        if isinstance(value, bool) or value is None:
+            return json.dumps(value)
+        if isinstance(value, int):
+            return f"0x{value:x}" if is_hex_key(name) and value > 9 else str(value)
+        return str(value)
+
+    for f in evidence.get("facts") or []:
+        if isinstance(f, dict):
+            value, name = f.get("value"), str(f.get("fact"))
+            if isinstance(value, dict):
+                shown = ", ".join(f"{k}={scalar(str(k), v)}" for k, v in value.items())
+            elif isinstance(value, (list, tuple)):
+                shown = ", ".join(scalar(name, v) for v in value)
+            else:
+                shown = scalar(name, value)
+            text.append("  fact: ", style="green")
+            text.append_text(data(f"{f.get('fact')} = {shown}{_where(f.get('where'))}"))
+            text.append("\n")
+    for miss in evidence.get("missing") or []:
+        if isinstance(miss, dict):
+            text.append("  missing: ", style="yellow")
+            text.append_text(data(f"{miss.get('fact')} (looked in {miss.get('looked_in')})"))
+            text.append("\n")
+    candidates = evidence.get("overlapped_candidates")
+    if isinstance(candidates, list):
+        text.append(f"  OVERLAPPED candidates looked at: {len(candidates)} (each in --json)\n")
+    return text
+
+
+def _wait_chain(report: Report) -> Table | None:
+    """Who waits on whom, since when: the wait chain a hang finding recovered."""
+    from rich.table import Table
+
+    for fd in report.findings:
+        chain = fd.evidence.get("wait_chain")
+        if not isinstance(chain, list) or not chain:
+            continue
+        t = Table(title=f"Wait chain ({fd.id})", title_justify="left")
+        for col in ("thread", "role", "blocked in", "waits on", "age"):
+            t.add_column(col)
+        for link in chain:
+            if not isinstance(link, dict):
+                continue
+            waits = []
+            waits_on = link.get("waits_on")
+            for w in waits_on if isinstance(waits_on, list) else []:
+                if isinstance(w, dict):
+                    target = (f"thread {w['thread']} ({w.get('thread_state', '?')})"
+                              if "thread" in w else str(w.get("leads_to")))
+                    handle = w.get("handle")
+                    shown = _hx(handle) if isinstance(handle, int) else "?"
+                    waits.append(f"handle {shown} {w.get('type') or ''} -> {target}")
+            age = link.get("age_seconds")
+            t.add_row(str(link.get("thread")), data(str(link.get("role"))),
+                      data(str(link.get("blocked_in") or link.get("handler") or "-")),
+                      data("\n".join(waits) or "-", lines=True),
+                      f"{age:.0f} s" if isinstance(age, (int, float)) else "-")
+        return t
+    return None
 
 
 def render_report(report: Report, dump: Dump, console: Console) -> None:
@@ -107,7 +192,10 @@ def render_report(report: Report, dump: Dump, console: Console) -> None:
                                   style="dim"))
             body.append("\n")
             body.append("evidence:\n", style="bold")
-            body.append_text(evidence_text(fd.evidence))
+            body.append_text(_fact_lines(fd.evidence))
+            body.append_text(evidence_text({k: v for k, v in fd.evidence.items() if k not in
+                                            ("facts", "missing", "wait_chain",
+                                             "overlapped_candidates")}))
             body.append("\nadvice: ", style="bold")
             body.append_text(data(" ".join(fd.advice.split())))
             if fd.references:
@@ -116,6 +204,9 @@ def render_report(report: Report, dump: Dump, console: Console) -> None:
             console.print(Panel(body, title=data(fd.id), title_align="left"))
     else:
         console.print(Text("Findings", style="bold") + Text(": none"))
+    chain = _wait_chain(report)
+    if chain is not None:
+        console.print(chain)
 
     if report.third_party_modules:
         from dumplib.views.fit import Col, FittedTable

@@ -113,7 +113,7 @@ def evidence_text(evidence: Mapping[str, Any], indent: str = "  ") -> Text:
         if isinstance(value, bool) or value is None:
             return "yes" if value is True else "no" if value is False else "-"
         if isinstance(value, int):
-            return f"0x{value:x}" if _is_hex(key) and value > 9 else str(value)
+            return f"0x{value:x}" if is_hex_key(key) and value > 9 else str(value)
         if isinstance(value, float):
             return f"{value:g}"
         return shown(value)
@@ -151,8 +151,15 @@ _HEX_WORDS = frozenset({
 })
 
 
-def _is_hex(key: str) -> bool:
-    return any(part in _HEX_WORDS for part in key.lower().split("_"))
+def is_hex_key(key: str) -> bool:
+    """Whether integers under this evidence key are codes or addresses (shown in hex).
+
+    A key matches when one of its ``_``-parts, or that part without a plural
+    ``s``/``es`` (``codes``, ``statuses``), is a word of ``_HEX_WORDS``.
+    """
+    parts = key.lower().split("_")
+    return any(p in _HEX_WORDS or p.removesuffix("es") in _HEX_WORDS
+               or p.removesuffix("s") in _HEX_WORDS for p in parts)
 
 
 def report_renderable(report: Report) -> RenderableType:
