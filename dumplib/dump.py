@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from dumplib.model.dump import DumpFile
+from dumplib.model.kernel import KernelDumpFile
 from dumplib.model.objects import Thread
 from dumplib.source import Source, SourceLike
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from dumplib.unwind.frames import Stack
     from dumplib.unwind.walker import StackWalker
 
-__all__ = ["Dump", "open"]
+__all__ = ["Dump", "KernelDump", "open"]
 
 #: Frames walked per thread by default (see dumplib.unwind.walker.DEFAULT_MAX_FRAMES).
 _DEFAULT_MAX_FRAMES = 100_000
@@ -189,6 +190,10 @@ def _prefix(walker: StackWalker, address: int, size: int) -> bytes:
     return b""
 
 
+class KernelDump(KernelDumpFile, Dump):
+    """An opened kernel crash dump: :class:`KernelDumpFile` plus stacks and analysis."""
+
+
 def open(source: SourceLike | Source) -> Dump:
     """Open a minidump from a path, bytes or a seekable binary file object.
 
@@ -199,4 +204,7 @@ def open(source: SourceLike | Source) -> Dump:
         NotADumpError: the data is not a minidump.
         DumpError: the directory is unusable.
     """
-    return Dump(source)
+    src = source if isinstance(source, Source) else Source.open(source)
+    if src.size >= 8 and src.read(0, 8) in (b"PAGEDU64", b"PAGEDUMP"):
+        return KernelDump(src)
+    return Dump(src)

@@ -148,6 +148,16 @@ class DumpFile:
         return self._src.size
 
     @property
+    def kind(self) -> str:
+        """``"user"``: a process minidump (kernel dumps say ``"kernel-..."``)."""
+        return "user"
+
+    @property
+    def bugcheck(self) -> object | None:
+        """The bug check of a kernel dump; None for a process dump."""
+        return None
+
+    @property
     def flags(self) -> int:
         """The header's MINIDUMP_TYPE flags."""
         return self.header.flags

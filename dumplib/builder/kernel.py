@@ -1,0 +1,379 @@
+"""A writer of Windows kernel crash dumps (``PAGEDU64``), for tests and benchmarks.
+
+Describe a crashed machine -- drivers with their functions, vendors and versions, the
+call chain of the bugchecking thread, a bug check code -- and write it as a full
+(run-based), bitmap (``SDMP``/``FDMP``) or triage dump::
+
+    from dumplib.builder.kernel import KernelDumpBuilder, Function
+
+    kb = KernelDumpBuilder(build=19041, bugcheck=0xD1)
+    nt = kb.add_driver("ntoskrnl.exe", [Function("KeBugCheckEx"), Function("KiStartSystemThread")])
+    flt = kb.add_driver("vsepflt.sys", [Function("VsepClassify", 0x48)],
+                        company="Symantec Corporation", version=(14, 3, 1, 0))
+    kb.set_crash_stack([("ntoskrnl.exe", "KeBugCheckEx", 0x40),
+                        ("vsepflt.sys", "VsepClassify", 0x60),
+                        ("ntoskrnl.exe", "KiStartSystemThread", 0x30)])
+    info = kb.write("MEMORY.DMP", kind="bitmap")
+
+Everything a reader needs is real: x64 4-level page tables (with 2 MB and 1 GB pages and
+transition PTEs on request), a ``PsLoadedModuleList`` of ``KLDR_DATA_TABLE_ENTRY``
+records, PE images with ``.pdata``, a stack whose frames unwind by those tables, and a
+context record at the innermost frame. Layouts are declared here from Microsoft's
+``DUMP_HEADER64`` and the x64 paging structures, not imported from the reader.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dumplib.builder._context import encode_context
+from dumplib.builder.kernel_image import DriverImage, Function, build_driver_image
+
+__all__ = ["BuiltKernelDump", "Function", "KernelDumpBuilder"]
+
+PAGE = 0x1000
+_P, _W, _PS = 0x1, 0x2, 0x80
+_LDR_SIZE = 0xA0
+_KUSER = 0xFFFF_F780_0000_0000
+_DRIVER_BASE = 0xFFFF_F800_1000_0000
+_POOL_BASE = 0xFFFF_B000_0000_0000
+_STACK_BASE = 0xFFFF_D000_2000_0000
+
+
+@dataclass
+class BuiltKernelDump:
+    """What :meth:`KernelDumpBuilder.write` put where.
+
+    Attributes:
+        path: the file written; kind: ``"full"``, ``"bitmap"`` or ``"triage"``.
+        dtb: the DirectoryTableBase; module_list: PsLoadedModuleList's address.
+        drivers: driver name -> (base, size).
+        frames: the crash stack as built: (ip, sp, driver, function), innermost first.
+        mapped: every 4 KB mapping made: virtual page -> physical page.
+        pages: every physical page with content: physical address -> bytes.
+        file_size: bytes in the file (sparse holes included).
+    """
+
+    path: str
+    kind: str
+    dtb: int
+    module_list: int
+    drivers: dict[str, tuple[int, int]]
+    frames: list[tuple[int, int, str, str]]
+    mapped: dict[int, int]
+    pages: dict[int, bytes]
+    file_size: int
+
+
+@dataclass
+class _Driver:
+    name: str
+    path: str
+    base: int
+    image: DriverImage
+
+
+@dataclass
+class KernelDumpBuilder:
+    """Builds an x64 kernel dump (see the module docstring).
+
+    Attributes:
+        build: Windows build number (header MinorVersion).
+        bugcheck: the stop code; parameters: its four parameters.
+        processors: NumberProcessors.
+        physical_pages: size of the machine's physical memory in pages (the runs of a
+            full dump and the bitmap of a bitmap dump cover it; untouched pages are zero
+            and written as file holes).
+        holes: (first page, page count) ranges of physical memory absent from the dump.
+    """
+
+    build: int = 19041
+    bugcheck: int = 0xD1
+    parameters: tuple[int, int, int, int] = (0, 2, 0, 0)
+    processors: int = 2
+    physical_pages: int = 0x4000
+    holes: list[tuple[int, int]] = field(default_factory=list)
+    system_time: int = 0x01DA_0000_0000_0000
+    uptime: int = 36_000_000_000
+    os_version: tuple[int, int] = (10, 0)
+
+    def __post_init__(self) -> None:
+        self._pages: dict[int, bytearray] = {}
+        self._next_pfn = 0x100
+        self._pml4 = self._alloc()
+        self.mapped: dict[int, int] = {}
+        self._drivers: list[_Driver] = []
+        self._next_driver = _DRIVER_BASE
+        self._pool = _POOL_BASE
+        self._frames: list[tuple[int, int, str, str]] = []
+        self._context: dict[str, int] = {}
+        self._exception: tuple[int, int, tuple[int, ...]] = (0, 0, ())
+        self.module_list = 0
+
+    # -- physical pages and page tables ---------------------------------------------------
+
+    def _alloc(self) -> int:
+        pfn = self._next_pfn
+        while any(s <= pfn < s + n for s, n in self.holes):
+            pfn += 1
+        self._next_pfn = pfn + 1
+        self._pages[pfn] = bytearray(PAGE)
+        return pfn
+
+    def _table(self, pfn: int, index: int) -> int:
+        page = self._pages[pfn]
+        (entry,) = struct.unpack_from("<Q", page, index * 8)
+        if entry & _P:
+            return (entry >> 12) & 0xFFFFFFFFFF
+        new = self._alloc()
+        struct.pack_into("<Q", page, index * 8, (new << 12) | _P | _W)
+        return new
+
+    def map_page(self, va: int, pfn: int | None = None, *, transition: bool = False) -> int:
+        """Map the 4 KB page at ``va`` (to a new frame unless ``pfn`` is given); return the frame.
+
+        ``transition=True`` writes a transition PTE (not valid, bit 11 set) instead.
+        """
+        pdpt = self._table(self._pml4, (va >> 39) & 0x1FF)
+        pd = self._table(pdpt, (va >> 30) & 0x1FF)
+        pt = self._table(pd, (va >> 21) & 0x1FF)
+        if pfn is None:
+            pfn = self._alloc()
+        elif pfn not in self._pages:
+            self._pages[pfn] = bytearray(PAGE)
+        flags = 0x800 if transition else (_P | _W)
+        struct.pack_into("<Q", self._pages[pt], ((va >> 12) & 0x1FF) * 8, (pfn << 12) | flags)
+        self.mapped[va & ~0xFFF] = pfn
+        return pfn
+
+    def map_large(self, va: int, pa: int, *, huge: bool = False) -> None:
+        """Map a 2 MB page (or a 1 GB page with ``huge``) at ``va`` onto physical ``pa``."""
+        pdpt = self._table(self._pml4, (va >> 39) & 0x1FF)
+        if huge:
+            struct.pack_into("<Q", self._pages[pdpt], ((va >> 30) & 0x1FF) * 8, pa | _P | _W | _PS)
+            return
+        pd = self._table(pdpt, (va >> 30) & 0x1FF)
+        struct.pack_into("<Q", self._pages[pd], ((va >> 21) & 0x1FF) * 8, pa | _P | _W | _PS)
+
+    def write_physical(self, pa: int, data: bytes) -> None:
+        """Put ``data`` at physical address ``pa`` (pages are created as needed)."""
+        while data:
+            pfn, off = pa >> 12, pa & 0xFFF
+            take = min(len(data), PAGE - off)
+            page = self._pages.setdefault(pfn, bytearray(PAGE))
+            page[off : off + take] = data[:take]
+            data, pa = data[take:], pa + take
+
+    def write_virtual(self, va: int, data: bytes) -> None:
+        """Map (when needed) and fill ``data`` at virtual ``va``."""
+        while data:
+            page_va, off = va & ~0xFFF, va & 0xFFF
+            pfn = self.mapped.get(page_va)
+            if pfn is None:
+                pfn = self.map_page(page_va)
+            take = min(len(data), PAGE - off)
+            self._pages[pfn][off : off + take] = data[:take]
+            data, va = data[take:], va + take
+
+    def _pool_alloc(self, data: bytes) -> int:
+        at = self._pool
+        self.write_virtual(at, data)
+        self._pool = (at + len(data) + 0xF) & ~0xF
+        return at
+
+    # -- drivers ------------------------------------------------------------------------
+
+    def add_driver(
+        self, name: str, functions: Sequence[Function], *, path: str | None = None,
+        company: str = "Microsoft Corporation", version: tuple[int, int, int, int] = (10, 0, 19041, 1),
+        description: str = "", timestamp: int = 0x5F5E1000, with_pdata: bool = True,
+        in_memory: bool = True,
+    ) -> int:
+        """Load a driver image; return its base. ``in_memory=False`` lists it but keeps no pages."""
+        base = self._next_driver
+        image = build_driver_image(
+            name, base, list(functions), timestamp=timestamp, company=company,
+            description=description, version=version, with_pdata=with_pdata,
+            pdb_guid=uuid.uuid5(uuid.NAMESPACE_DNS, name),
+        )
+        self._next_driver = base + ((len(image.data) + 0xFFFF) & ~0xFFFF) + 0x10000
+        self._drivers.append(_Driver(
+            name, path or f"\\SystemRoot\\system32\\drivers\\{name}", base, image))
+        self._in_memory = getattr(self, "_in_memory", {})
+        self._in_memory[name] = in_memory
+        return base
+
+    def driver(self, name: str) -> tuple[int, DriverImage]:
+        """The base and image of a driver added earlier."""
+        d = next(d for d in self._drivers if d.name == name)
+        return d.base, d.image
+
+    def set_crash_stack(
+        self, frames: Sequence[tuple[str, str, int]], *, stack_size: int = 0x6000,
+        registers: dict[str, int] | None = None,
+    ) -> list[tuple[int, int, str, str]]:
+        """Build the bugchecking thread's stack from (driver, function, offset), innermost first.
+
+        Each outer frame's offset is where its call returns to; a ``call rel32`` to the
+        inner function is written just before it. The context record gets the innermost
+        ip and sp. Returns (ip, sp, driver, function) per frame.
+        """
+        top = _STACK_BASE + stack_size
+        sizes = []
+        for drv, fn, _off in frames:
+            spec = self.driver(drv)[1].specs[fn]
+            sizes.append(spec.frame + (16 if spec.push_rbx else 8))
+        sp = top - 0x100 - sum(sizes)
+        sp &= ~0xF
+        stack = bytearray(stack_size)
+        built: list[tuple[int, int, str, str]] = []
+        cur = sp
+        for i, (drv, fn, off) in enumerate(frames):
+            base, image = self.driver(drv)
+            spec = image.specs[fn]
+            if i == 0:
+                ip = base + image.functions[fn] + off
+            else:
+                inner_drv, inner_fn, _ = frames[i - 1]
+                ib, iimg = self.driver(inner_drv)
+                ip = base + image.place_call(fn, off, ib + iimg.functions[inner_fn], base)
+            built.append((ip, cur, drv, fn))
+            frame_bytes = spec.frame + (8 if spec.push_rbx else 0)
+            ret_slot = cur + frame_bytes
+            if i + 1 < len(frames):
+                nd, nf, noff = frames[i + 1]
+                nb, nimg = self.driver(nd)
+                ret = nb + nimg.functions[nf] + noff
+            else:
+                ret = 0
+            struct.pack_into("<Q", stack, ret_slot - _STACK_BASE, ret)
+            cur = ret_slot + 8
+        self.write_virtual(_STACK_BASE, bytes(stack))
+        self._frames = built
+        self._context = {"rip": built[0][0], "rsp": built[0][1], "rbp": 0, "rbx": 0x1234,
+                         **(registers or {})}
+        return built
+
+    def set_exception(self, code: int, address: int, parameters: Sequence[int] = ()) -> None:
+        """The header's exception record."""
+        self._exception = (code, address, tuple(parameters))
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        """Map driver images, KUSER_SHARED_DATA and the loaded-module list."""
+        for d in self._drivers:
+            if getattr(self, "_in_memory", {}).get(d.name, True):
+                self.write_virtual(d.base, bytes(d.image.data))
+        kuser = bytearray(PAGE)
+        struct.pack_into("<II", kuser, 0x26C, *self.os_version)
+        self.write_virtual(_KUSER, bytes(kuser))
+        entries = []
+        for d in self._drivers:
+            full = d.path.encode("utf-16-le")
+            short = d.name.encode("utf-16-le")
+            full_at = self._pool_alloc(full + b"\0\0")
+            short_at = self._pool_alloc(short + b"\0\0")
+            entries.append((d, full_at, len(full), short_at, len(short)))
+        head = self._pool_alloc(bytes(16))
+        addrs = [self._pool_alloc(bytes(_LDR_SIZE)) for _ in entries]
+        chain = [head, *addrs, head]
+        for i, (d, full_at, flen, short_at, slen) in enumerate(entries):
+            e = bytearray(_LDR_SIZE)
+            struct.pack_into("<QQ", e, 0, chain[i + 2], chain[i])
+            struct.pack_into("<QQI", e, 0x30, d.base, d.base + 0x1000, len(d.image.data))
+            struct.pack_into("<HHIQ", e, 0x48, flen, flen + 2, 0, full_at)
+            struct.pack_into("<HHIQ", e, 0x58, slen, slen + 2, 0, short_at)
+            self.write_virtual(addrs[i], bytes(e))
+        first = addrs[0] if addrs else head
+        last = addrs[-1] if addrs else head
+        self.write_virtual(head, struct.pack("<QQ", first, last))
+        self.module_list = head
+
+    def _header(self, dump_type: int, runs: list[tuple[int, int]], npages: int) -> bytearray:
+        h = bytearray(b"PAGE" * (0x2000 // 4))  # unused space reads 'PAGE', as Windows writes
+        h[0:8] = b"PAGEDU64"
+        struct.pack_into("<IIQQQQIII", h, 8, 0xF, self.build, self._pml4 << 12, 0xFFFF_FA80_0000_0000,
+                         self.module_list, 0, 0x8664, self.processors, self.bugcheck)
+        struct.pack_into("<I", h, 0x3C, 0)
+        struct.pack_into("<4Q", h, 0x40, *self.parameters)
+        h[0x60:0x80] = bytes(32)
+        struct.pack_into("<Q", h, 0x80, 0)
+        h[0x88:0x348] = bytes(0x348 - 0x88)
+        struct.pack_into("<IIQ", h, 0x88, len(runs), 0, npages)
+        for i, (b, n) in enumerate(runs):
+            struct.pack_into("<QQ", h, 0x98 + 16 * i, b, n)
+        ctx = encode_context("amd64", self._context)
+        h[0x348 : 0x348 + 3000] = ctx + bytes(3000 - len(ctx))
+        code, addr, params = self._exception
+        exc = struct.pack("<IIQQII", code, 0, 0, addr, len(params), 0)
+        exc += b"".join(struct.pack("<Q", p) for p in params) + bytes(8 * (15 - len(params)))
+        h[0xF00 : 0xF98] = exc
+        struct.pack_into("<IIqq", h, 0xF98, dump_type, 0, 0, self.system_time)
+        h[0xFB0:0x1030] = b"dumplib kernel dump builder".ljust(128, b"\0")
+        struct.pack_into("<qIIIII", h, 0x1030, self.uptime, 0, 0, 1, 0x110, 0)
+        h[0x104C:0x1058] = bytes(12)
+        return h
+
+    def write(self, path: str | os.PathLike[str], kind: str = "full") -> BuiltKernelDump:
+        """Write the dump as ``kind`` ``"full"``, ``"bitmap"`` (FDMP) or ``"bitmap-kernel"`` (SDMP)."""
+        if not self.module_list:
+            self._finish()
+        total = max(self.physical_pages, max(self._pages) + 1)
+        holes = sorted(self.holes)
+        runs: list[tuple[int, int]] = []
+        cur = 0
+        for s, n in holes:
+            if s > cur:
+                runs.append((cur, s - cur))
+            cur = max(cur, s + n)
+        if cur < total:
+            runs.append((cur, total - cur))
+        npages = sum(n for _, n in runs)
+        path = os.fspath(path)
+        with open(path, "wb") as fh:
+            if kind == "full":
+                fh.write(self._header(1, runs, npages))
+                offsets: dict[int, int] = {}
+                off = 0x2000
+                for b, n in runs:
+                    for pfn in (p for p in self._pages if b <= p < b + n):
+                        offsets[pfn] = off + (pfn - b) * PAGE
+                    off += n * PAGE
+                size = off
+            elif kind in ("bitmap", "bitmap-kernel"):
+                fh.write(self._header(5, [], npages))
+                nbytes = (total + 7) // 8
+                bits = 0
+                for b, n in runs:
+                    bits |= ((1 << n) - 1) << b
+                bitmap = bits.to_bytes(nbytes, "little")
+                first = (0x2000 + 0x38 + nbytes + PAGE - 1) & ~(PAGE - 1)
+                sig = b"FDMP" if kind == "bitmap" else b"SDMP"
+                bh = sig + b"DUMP" + bytes(0x18) + struct.pack("<QQQ", first, npages, total)
+                fh.write(bh + bitmap)
+                offsets = {}
+                for pfn in self._pages:
+                    if bits >> pfn & 1:
+                        rank = (bits & ((1 << pfn) - 1)).bit_count()
+                        offsets[pfn] = first + rank * PAGE
+                size = first + npages * PAGE
+            else:
+                raise ValueError(f"unknown kind {kind!r}")
+            fh.truncate(size)
+            for pfn, off in sorted(offsets.items(), key=lambda x: x[1]):
+                page = self._pages[pfn]
+                if any(page):
+                    fh.seek(off)
+                    fh.write(page)
+        return BuiltKernelDump(
+            path=path, kind=kind, dtb=self._pml4 << 12, module_list=self.module_list,
+            drivers={d.name: (d.base, len(d.image.data)) for d in self._drivers},
+            frames=list(self._frames), mapped=dict(self.mapped),
+            pages={pfn << 12: bytes(p) for pfn, p in self._pages.items() if pfn in offsets},
+            file_size=size,
+        )
