@@ -25,7 +25,7 @@ import struct
 from dataclasses import dataclass
 from functools import cached_property
 
-from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump
+from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
 from dumplib.codes.bugchecks import describe
 from dumplib.model.dump import DumpFile
 from dumplib.format.constants import Arch, DumpType
@@ -154,7 +154,11 @@ class KernelDumpFile(DumpFile):
             KernelDumpType.RDMP_KERNEL, KernelDumpType.RDMP_KERNEL_AND_USER,
             KernelDumpType.RDMP_COMPLETE,
         ):
-            layout = parse_bitmap_layout(self._src, kh)
+            try:
+                layout = parse_bitmap_layout(self._src, kh)
+            except TruncatedError as exc:
+                self.warnings.append(f"physical memory unreadable: {exc}")
+                return None
             return PhysicalMemory.from_bitmap(self._src, layout, pointer_size=ps,
                                               warnings=self.warnings)
         if kh.dump_type != KernelDumpType.TRIAGE:
