@@ -6,8 +6,12 @@ import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from dumplib.builder.kernel import BuiltKernelDump, Function, KernelDumpBuilder
+
+if TYPE_CHECKING:
+    from dumplib.analysis import Report
 
 NT_FUNCS = [Function("KeBugCheckEx", 0x28), Function("KiBugCheckDispatch", 0x138),
             Function("KiStartSystemThread", 0x38)]
@@ -23,20 +27,23 @@ HOLE = (0x2000, 0x100)
 
 
 def machine(bugcheck: int = 0xD1, culprit: str = "vsepflt.sys", *, huge: bool = True,
-            company: str = "Symantec Corporation") -> KernelDumpBuilder:
+            company: str = "Symantec Corporation", caller: str = "ndis.sys",
+            extra: tuple[str, ...] = ()) -> KernelDumpBuilder:
     """A machine that bugchecked with ``culprit``'s function in the middle of the stack."""
     kb = KernelDumpBuilder(build=19041, bugcheck=bugcheck, processors=4,
                            physical_pages=0x40400 if huge else 0x4000, holes=[HOLE])
     kb.add_driver("ntoskrnl.exe", NT_FUNCS, path="\\SystemRoot\\system32\\ntoskrnl.exe")
-    kb.add_driver("ndis.sys", NDIS_FUNCS)
+    kb.add_driver(caller, NDIS_FUNCS)
+    for name in extra:
+        kb.add_driver(name, [Function("Dummy")], company="Contoso Ltd.")
     kb.add_driver(culprit, FLT_FUNCS, company=company, version=(14, 3, 3580, 1100),
                   description="Network filter driver")
     frames = kb.set_crash_stack([
         ("ntoskrnl.exe", "KeBugCheckEx", 0x40),
         ("ntoskrnl.exe", "KiBugCheckDispatch", 0x69),
         (culprit, "VsepClassifyPacket", 0x63),
-        ("ndis.sys", "ndisMIndicateNetBufferListsToOpen", 0x81),
-        ("ndis.sys", "NdisMIndicateReceiveNetBufferLists", 0x4A),
+        (caller, "ndisMIndicateNetBufferListsToOpen", 0x81),
+        (caller, "NdisMIndicateReceiveNetBufferLists", 0x4A),
         ("ntoskrnl.exe", "KiStartSystemThread", 0x36),
     ])
     fault_ip = frames[2][0] - 5  # the faulting instruction: the call before the return
@@ -66,3 +73,17 @@ def oracle(name: str) -> ModuleType | None:
         print(msg, file=sys.stderr)
         warnings.warn(msg, stacklevel=2)
         return None
+
+
+def analyze_machine(kind: str = "bitmap", **kw: object) -> Report:
+    """Build :func:`machine` (without the 1 GB mapping) into a temporary file and analyze it."""
+    import tempfile
+
+    import dumplib
+    from dumplib.analysis import analyze
+
+    kw.setdefault("huge", False)
+    with tempfile.TemporaryDirectory(prefix="dumplib-kernel-") as tmp:
+        built = machine(**kw).write(Path(tmp) / "k.dmp", kind=kind)  # type: ignore[arg-type]
+        with dumplib.open(built.path) as dump:
+            return analyze(dump)

@@ -221,6 +221,13 @@ def analyze(
             crash_stack = ctx.stack_of(tid) if tid is not None else None
         main = dump.modules.main
         report_bucket = bucket(exc, crash_stack, main.name if main else None)
+        bugcheck_report = None
+        summary = _summary(ctx, findings)
+        if dump.kind != "user":
+            from dumplib.analysis.kernel import kernel_report, kernel_summary_line
+
+            crash_stack, report_bucket, bugcheck_report = kernel_report(ctx)
+            summary = kernel_summary_line(bugcheck_report, findings)
         states = {t.id: t.state for t in ctx.threads}
         return Report(
             findings=findings,
@@ -232,7 +239,8 @@ def analyze(
             crash_stack=crash_stack,
             thread_states=states,
             notes=list(dict.fromkeys(ctx.notes)),
-            summary=_summary(ctx, findings),
+            summary=summary,
+            bugcheck=bugcheck_report,
         )
     finally:
         ctx.close()

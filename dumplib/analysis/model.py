@@ -336,6 +336,9 @@ class Report:
     thread_states: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     summary: str = ""
+    #: Kernel dumps: the bug check report (code, parameters explained, probably caused by,
+    #: third-party drivers); None for process dumps.
+    bugcheck: dict[str, JsonValue] | None = None
 
     def finding(self, finding_id: str) -> Finding | None:
         """The first finding with this id, or None."""
@@ -379,4 +382,5 @@ class Report:
             "wer": None if self.wer is None else self.wer.to_json(),
             "thread_states": {str(k): v for k, v in self.thread_states.items()},
             "notes": list(self.notes),
+            "bugcheck": self.bugcheck,
         }

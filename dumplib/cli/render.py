@@ -68,7 +68,10 @@ def info_json(dump: Dump) -> JSON:
     """The document of ``dumplib info --json``."""
     sysinfo = dump.system
     main = dump.modules.main
+    mem = getattr(dump, "physical", None) or dump.memory  # kernel dumps: count physical pages
     return {
+        "kind": dump.kind,
+        "bugcheck": kernel_bugcheck_json(dump),
         "arch": sysinfo.arch.value,
         "os_version": list(sysinfo.os_version),
         "os_name": sysinfo.os_name,
@@ -81,10 +84,23 @@ def info_json(dump: Dump) -> JSON:
         "dump_time": dump.header.time_date_stamp,
         "dump_type": dump.dump_type_names,
         "file_size": dump.file_size,
-        "memory_ranges": len(dump.memory),
-        "memory_bytes": dump.memory.total_size,
+        "memory_ranges": len(mem),
+        "memory_bytes": mem.total_size,
         "comments": dump.comments,
         "warnings": list(dump.warnings),
+    }
+
+
+def kernel_bugcheck_json(dump: Dump) -> JSON | None:
+    """The bug check of a kernel dump as JSON (None for process dumps)."""
+    bc = dump.bugcheck
+    if bc is None:
+        return None
+    return {
+        "code": getattr(bc, "code", None), "name": getattr(bc, "name", None),
+        "parameters": list(getattr(bc, "parameters", ())),
+        "meaning": getattr(bc, "meaning", ""),
+        "parameter_meanings": list(getattr(bc, "parameter_meanings", ())),
     }
 
 
@@ -100,7 +116,11 @@ def info_table(dump: Dump) -> Table:
     csd = f" {doc['csd_version']}" if doc["csd_version"] else ""
     t.add_row("system", f"{doc['os_name']} {ver}{csd}, {doc['arch']}")
     t.add_row("written", dump.time.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    t.add_row("dump type", ", ".join(doc["dump_type"]))
+    t.add_row("dump type", ", ".join([doc["kind"], *doc["dump_type"]]))
+    bc = doc["bugcheck"]
+    if bc is not None:
+        t.add_row("bug check", f"0x{bc['code']:x} {bc['name'] or ''} "
+                  f"({', '.join(hx(p) for p in bc['parameters'])})")
     t.add_row("threads", str(doc["thread_count"]))
     t.add_row("modules", str(doc["module_count"]))
     t.add_row("memory", f"{doc['memory_ranges']} ranges, {doc['memory_bytes']:,} bytes")
