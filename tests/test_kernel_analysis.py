@@ -64,7 +64,8 @@ def test_microsoft_culprit_falls_back_to_parameter_module() -> None:
 @pytest.mark.parametrize("kw", [
     {},
     {"bugcheck": 0x133, "culprit": "acmenet.sys", "company": "Acme Networks"},
-    {"bugcheck": 0x0A, "culprit": "wfpguard.sys", "company": "Guard Software", "caller": "netio.sys"},
+    {"bugcheck": 0x0A, "culprit": "wfpguard.sys", "company": "Guard Software",
+     "caller": "netio.sys"},
 ])
 def test_network_stack_bugcheck_positives(kw: dict[str, object]) -> None:
     r = analyze_machine(**kw)
@@ -134,6 +135,15 @@ def test_cli_on_kernel_dump(tmp_path: Path) -> None:
     report = run("analyze")
     assert report["bucket"] == "AV_vsepflt!VsepClassifyPacket"
     assert report["bugcheck"]["name"] == "DRIVER_IRQL_NOT_LESS_OR_EQUAL"  # type: ignore[index]
+    assert run("map")["bands"]
+    out = tmp_path / "rows.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "dumplib", "triage", built.path, "--jobs", "1", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    row = json.loads(out.read_text().splitlines()[0])
+    assert row["bucket"] == "AV_vsepflt!VsepClassifyPacket" and row["error"] is None
 
 
 def test_analyze_api_on_user_dump_has_no_bugcheck() -> None:

@@ -33,7 +33,9 @@ vol = oracle("volatility3")
 
 
 @pytest.fixture(scope="module", params=KINDS)
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltKernelDump:
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> BuiltKernelDump:
     return build(tmp_path_factory.mktemp("kdump"), request.param)
 
 
@@ -104,7 +106,8 @@ def test_virtual_translation_matches_kdmp_parser(built: BuiltKernelDump) -> None
             if va == TRANSITION_VA:
                 continue
             assert mem.translate(va + 0x18) == k.translate_virtual(va + 0x18) == (pfn << 12) + 0x18  # type: ignore[attr-defined]
-        for va in (LARGE_VA + 0x1234, LARGE_VA + 0x1F_FFF8, HUGE_VA + 0x12_3456, HUGE_VA + 0x3FFF_FFF8):
+        big = (LARGE_VA + 0x1234, LARGE_VA + 0x1F_FFF8, HUGE_VA + 0x12_3456, HUGE_VA + 0x3FFF_FFF8)
+        for va in big:
             assert mem.translate(va) == k.translate_virtual(va)  # type: ignore[attr-defined]
         assert mem.read(LARGE_VA + 0x1234, 15) == b"large-page-data"
         assert mem.read(HUGE_VA + 0x12_3456, 14) == b"huge-page-data"

@@ -65,7 +65,12 @@ from typing import Any, TypeVar
 
 from dumplib.analysis.collectors import COLLECTORS
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts
-from dumplib.analysis.kernel_match import KERNEL_MATCH_KEYS, KernelConditions, eval_kernel, parse_kernel
+from dumplib.analysis.kernel_match import (
+    KERNEL_MATCH_KEYS,
+    KernelConditions,
+    eval_kernel,
+    parse_kernel,
+)
 from dumplib.analysis.model import JsonValue
 from dumplib.analysis.patterns import WAIT_STATES
 from dumplib.model.objects import Module, UnloadedModule

@@ -126,7 +126,7 @@ class KernelDumpBuilder:
 
     def _table(self, pfn: int, index: int) -> int:
         page = self._pages[pfn]
-        (entry,) = struct.unpack_from("<Q", page, index * 8)
+        entry: int = struct.unpack_from("<Q", page, index * 8)[0]
         if entry & _P:
             return (entry >> 12) & 0xFFFFFFFFFF
         new = self._alloc()
@@ -189,7 +189,8 @@ class KernelDumpBuilder:
 
     def add_driver(
         self, name: str, functions: Sequence[Function], *, path: str | None = None,
-        company: str = "Microsoft Corporation", version: tuple[int, int, int, int] = (10, 0, 19041, 1),
+        company: str = "Microsoft Corporation",
+        version: tuple[int, int, int, int] = (10, 0, 19041, 1),
         description: str = "", timestamp: int = 0x5F5E1000, with_pdata: bool = True,
         in_memory: bool = True,
     ) -> int:
@@ -297,8 +298,9 @@ class KernelDumpBuilder:
     def _header(self, dump_type: int, runs: list[tuple[int, int]], npages: int) -> bytearray:
         h = bytearray(b"PAGE" * (0x2000 // 4))  # unused space reads 'PAGE', as Windows writes
         h[0:8] = b"PAGEDU64"
-        struct.pack_into("<IIQQQQIII", h, 8, 0xF, self.build, self._pml4 << 12, 0xFFFF_FA80_0000_0000,
-                         self.module_list, 0, 0x8664, self.processors, self.bugcheck)
+        struct.pack_into("<IIQQQQIII", h, 8, 0xF, self.build, self._pml4 << 12,
+                         0xFFFF_FA80_0000_0000, self.module_list, 0, 0x8664, self.processors,
+                         self.bugcheck)
         struct.pack_into("<I", h, 0x3C, 0)
         struct.pack_into("<4Q", h, 0x40, *self.parameters)
         h[0x60:0x80] = bytes(32)
@@ -320,7 +322,7 @@ class KernelDumpBuilder:
         return h
 
     def write(self, path: str | os.PathLike[str], kind: str = "full") -> BuiltKernelDump:
-        """Write the dump as ``kind`` ``"full"``, ``"bitmap"`` (FDMP) or ``"bitmap-kernel"`` (SDMP)."""
+        """Write the dump as ``kind``: ``"full"``, ``"bitmap"`` (FDMP) or ``"bitmap-kernel"``."""
         if not self.module_list:
             self._finish()
         total = max(self.physical_pages, max(self._pages) + 1)

@@ -200,7 +200,8 @@ def build_driver_image(
     out = DriverImage(img)
     for fn, rva in zip(functions, func_rvas, strict=True):
         body = _prologue(fn)
-        img[rva : rva + _FUNC_SPAN - 0x10] = body + b"\x90" * (_FUNC_SPAN - 0x10 - len(body) - 1) + b"\xC3"
+        fill = b"\x90" * (_FUNC_SPAN - 0x10 - len(body) - 1)
+        img[rva : rva + _FUNC_SPAN - 0x10] = body + fill + b"\xC3"
         out.functions[fn.name] = rva
         out.specs[fn.name] = fn
     img[rdata_rva : rdata_rva + len(rdata)] = rdata

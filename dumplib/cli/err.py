@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(format_lookup(code))
             if 0 <= code <= 0xFFFFFFFF and bugchecks.known(code):
-                sys.stdout.write("# as a bug check (stop) code:\n" + bugchecks.format_bugcheck(code))
+                sys.stdout.write("# as a bug check (stop) code:\n")
+                sys.stdout.write(bugchecks.format_bugcheck(code))
     except BrokenPipeError:
         return EXIT_OK
     return EXIT_OK

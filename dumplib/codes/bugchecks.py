@@ -75,7 +75,7 @@ def describe(code: int) -> BugcheckInfo:
     names, meanings = _tables()
     name, source = names.get(code, (None, ""))
     meaning, params, msource = meanings.get(code, ("", ("", "", "", ""), ""))
-    p = (params + ("", "", "", ""))[:4]
+    p = (*params, "", "", "", "")[:4]
     return BugcheckInfo(code, name, meaning, (p[0], p[1], p[2], p[3]), source, msource)
 
 

@@ -365,7 +365,7 @@ def parse_bitmap_layout(src: Source, header: KernelHeader) -> BitmapLayout:
         first, present, pages = struct.unpack_from("<QQQ", head, 0x20)
         layout = BitmapLayout(sig, base + 0x38, (pages + 7) // 8, pages, first, present)
     else:
-        marker, sig_raw, valid, _u, meta, first = struct.unpack_from("<I4s4sIQQ", head, 0)
+        marker, sig_raw, valid, _u, _meta, first = struct.unpack_from("<I4s4sIQQ", head, 0)
         if marker != 0x40 or sig_raw != b"RDMP" or valid != b"DUMP":
             raise CorruptDumpError(
                 f"RDMP header {head[:12]!r}, expected marker 0x40 + RDMP + DUMP",
@@ -415,8 +415,15 @@ def parse_triage_layout(src: Source, header: KernelHeader) -> TriageLayout:
         top = f[18]
         data_page_address = f[19]
         tail = f[20:]
+    head = f[:18]
     return TriageLayout(
-        *f[:18], top_of_stack=top, data_page_address=data_page_address,
+        service_pack_build=head[0], size_of_dump=head[1], valid_offset=head[2],
+        context_offset=head[3], exception_offset=head[4], mm_offset=head[5],
+        unloaded_drivers_offset=head[6], prcb_offset=head[7], process_offset=head[8],
+        thread_offset=head[9], call_stack_offset=head[10], size_of_call_stack=head[11],
+        driver_list_offset=head[12], driver_count=head[13], string_pool_offset=head[14],
+        string_pool_size=head[15], broken_driver_offset=head[16], triage_options=head[17],
+        top_of_stack=top, data_page_address=data_page_address,
         data_page_offset=tail[0], data_page_size=tail[1], debugger_data_offset=tail[2],
         debugger_data_size=tail[3], data_blocks_offset=tail[4], data_blocks_count=tail[5],
     )

@@ -27,7 +27,6 @@ from functools import cached_property
 
 from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
 from dumplib.codes.bugchecks import describe
-from dumplib.model.dump import DumpFile
 from dumplib.format.constants import Arch, DumpType
 from dumplib.format.context import AMD64_CONTEXT_SIZE, X86_CONTEXT_SIZE, Context, parse_context
 from dumplib.format.kernel import (
@@ -47,6 +46,7 @@ from dumplib.format.records import (
     ModuleRecord,
     ThreadRecord,
 )
+from dumplib.model.dump import DumpFile
 from dumplib.model.kernel_memory import PhysicalMemory, VirtualMemory
 from dumplib.model.memory import Memory
 from dumplib.model.objects import (
@@ -125,7 +125,7 @@ class KernelDumpFile(DumpFile):
         warnings: what was cut, skipped or inconsistent.
     """
 
-    def __init__(self, source: SourceLike | Source) -> None:  # noqa: D107
+    def __init__(self, source: SourceLike | Source) -> None:
         self._src = source if isinstance(source, Source) else Source.open(source)
         self.name = self._src.name
         self.warnings: list[str] = []
@@ -166,7 +166,8 @@ class KernelDumpFile(DumpFile):
         return None
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} {self.kind} bugcheck 0x{self.kernel_header.bugcheck_code:x}>"
+        code = self.kernel_header.bugcheck_code
+        return f"<{type(self).__name__} {self.name!r} {self.kind} bugcheck 0x{code:x}>"
 
     # -- identity -----------------------------------------------------------------------
 

@@ -440,6 +440,7 @@ class VirtualMemory(_PagedMemory):
 
     def _leaves(self) -> Iterator[tuple[int, int, int]]:
         """(virtual address, physical address, size) of every mapped page, in VA order."""
+        levels: tuple[tuple[int, int], ...]
         if self.mode == "x64":
             levels = ((39, 0x000F_FFFF_C000_0000), (30, 0x000F_FFFF_C000_0000),
                       (21, 0x000F_FFFF_FFE0_0000), (12, _PFN_MASK))
