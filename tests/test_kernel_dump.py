@@ -15,7 +15,8 @@ import pytest
 
 import dumplib
 from dumplib import DumpError, MemoryNotInDump
-from dumplib.builder.kernel import BuiltKernelDump
+from dumplib.analysis import analyze
+from dumplib.builder.kernel import BuiltKernelDump, KernelDumpBuilder
 from tests.kernel_helpers import (
     HOLE,
     HUGE_PA,
@@ -24,6 +25,7 @@ from tests.kernel_helpers import (
     LARGE_VA,
     TRANSITION_VA,
     build,
+    machine,
     oracle,
 )
 
@@ -201,3 +203,46 @@ def test_cut_and_corrupt_kernel_dumps_raise_dump_errors(built: BuiltKernelDump) 
     with dumplib.open(data) as d:
         assert d.bugcheck is not None and d.bugcheck.code == 0xD1
         assert d.warnings
+
+
+def _triage(tmp: Path, *, images: bool) -> tuple[BuiltKernelDump, KernelDumpBuilder]:
+    kb = machine(huge=False)
+    kb.add_unloaded("oldflt.sys", 0xFFFF_F800_3000_0000, 0xFFFF_F800_3001_0000)
+    return kb.write(tmp / "Mini120426-01.dmp", kind="triage", images_in_dump=images), kb
+
+
+def test_triage_dump_drivers_unloaded_and_stack(tmp_path: Path) -> None:
+    built, _ = _triage(tmp_path, images=True)
+    with dumplib.open(built.path) as d:
+        assert d.kind == "kernel-triage" and d.physical is None  # type: ignore[attr-defined]
+        assert d.bugcheck is not None and d.bugcheck.code == 0xD1
+        assert [(m.name, m.base, m.size) for m in d.modules] == [
+            (n, b, s) for n, (b, s) in built.drivers.items()
+        ]
+        assert all(m.timestamp == 0x5F5E1000 for m in d.modules)
+        assert [(u.name, u.base, u.size) for u in d.unloaded_modules] == [
+            ("oldflt.sys", 0xFFFF_F800_3000_0000, 0x10000)
+        ]
+        st = d.stack(d.threads[0])
+        assert [(f.ip, f.sp, f.function) for f in st.frames] == [
+            (ip, sp, fn) for ip, sp, _, fn in built.frames
+        ]
+        assert analyze(d).bucket == "AV_vsepflt!VsepClassifyPacket"
+
+
+def test_triage_dump_unwinds_with_images_from_the_symbol_path(tmp_path: Path) -> None:
+    built, kb = _triage(tmp_path, images=False)
+    store = tmp_path / "sym"
+    for name in built.drivers:
+        _base, image = kb.driver(name)
+        key = f"{0x5F5E1000:08X}{len(image.data):x}"
+        (store / name / key).mkdir(parents=True)
+        (store / name / key / name).write_bytes(bytes(image.data))
+    with dumplib.open(built.path) as d:
+        bare = d.stack(d.threads[0])
+        assert [f.trust for f in bare.frames[1:]] != ["cfi"] * (len(built.frames) - 1)
+        st = d.stack(d.threads[0], symbols=[str(store)])
+        assert [(f.ip, f.sp, f.function) for f in st.frames] == [
+            (ip, sp, fn) for ip, sp, _, fn in built.frames
+        ]
+        assert [f.trust for f in st.frames[1:]] == ["cfi"] * (len(built.frames) - 1)

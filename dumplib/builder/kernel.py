@@ -259,6 +259,84 @@ class KernelDumpBuilder:
                          **(registers or {})}
         return built
 
+    def add_unloaded(self, name: str, start: int, end: int) -> None:
+        """An unloaded driver, kept by triage dumps (at most 12 characters of its name)."""
+        self._unloaded = getattr(self, "_unloaded", [])
+        self._unloaded.append((name, start, end))
+
+    def _vread(self, va: int, size: int) -> bytes:
+        out = bytearray()
+        while size > 0:
+            take = min(size, PAGE - (va & 0xFFF))
+            pfn = self.mapped.get(va & ~0xFFF)
+            page = self._pages.get(pfn, bytearray(PAGE)) if pfn is not None else bytearray(PAGE)
+            out += page[va & 0xFFF : (va & 0xFFF) + take]
+            va, size = va + take, size - take
+        return bytes(out)
+
+    def _write_triage(self, path: str, images_in_dump: bool) -> BuiltKernelDump:
+        """A small memory dump: TRIAGE_DUMP64 after the header, then its pieces."""
+        blob = bytearray(self._header(4, [], 0))
+        blob += bytes(0x80)  # TRIAGE_DUMP64, filled in below
+
+        def put(data: bytes) -> int:
+            blob.extend(b"\0" * (-len(blob) % 8))
+            at = len(blob)
+            blob.extend(data)
+            return at
+
+        unloaded = getattr(self, "_unloaded", [])
+        ul = struct.pack("<Q", len(unloaded))
+        for name, start, end in unloaded:
+            raw = name.encode("utf-16-le")[:24]
+            ul += struct.pack("<HHIQ", len(raw), 24, 0, 0) + raw.ljust(24, b"\0")
+            ul += struct.pack("<QQ", start, end)
+        unloaded_off = put(ul)
+        sp = self._context["rsp"]
+        top = _STACK_BASE + max(PAGE, ((sp - _STACK_BASE) // PAGE + 2) * PAGE)
+        stack = self._vread(sp, top - sp)
+        stack_off = put(stack)
+        names: list[int] = []
+        pool = bytearray()
+        pool_base = 0  # patched below
+        for d in self._drivers:
+            text = d.name.encode("utf-16-le")
+            pool.extend(b"\0" * (-len(pool) % 8))
+            names.append(len(pool))
+            pool += struct.pack("<I", len(text) // 2) + text + b"\0\0"
+        entries = bytearray()
+        for d, name_at in zip(self._drivers, names, strict=True):
+            e = bytearray(0x90)
+            ts = struct.unpack_from("<I", d.image.data, 0x88)[0]
+            struct.pack_into("<I", e, 0, 0)  # name offset patched below
+            struct.pack_into("<QQI", e, 8 + 0x30, d.base, d.base + 0x1000, len(d.image.data))
+            struct.pack_into("<I", e, 8 + 0x78, 0)
+            struct.pack_into("<I", e, 8 + 0x80, ts)
+            entries += e
+        list_off = put(bytes(entries))
+        pool_base = put(bytes(pool))
+        for i, name_at in enumerate(names):
+            struct.pack_into("<I", blob, list_off + i * 0x90, pool_base + name_at)
+        blocks: list[tuple[int, int, int]] = []
+        if images_in_dump:
+            for d in self._drivers:
+                blocks.append((d.base, put(bytes(d.image.data)), len(d.image.data)))
+        blocks_off = put(b"".join(struct.pack("<QII", a, o, s) for a, o, s in blocks))
+        valid_off = put(struct.pack("<I", 0x44475254))
+        tri = struct.pack(
+            "<18IQIIQQ6I", 0, len(blob), valid_off, 0x348, 0xF00, 0, unloaded_off, 0, 0, 0,
+            stack_off, len(stack), list_off, len(self._drivers), pool_base, len(pool), 0, 0,
+            sp, 0, 0, 0, 0, 0, 0, 0, 0, blocks_off, len(blocks),
+        )
+        blob[0x2000 : 0x2000 + len(tri)] = tri
+        with open(path, "wb") as fh:
+            fh.write(blob)
+        return BuiltKernelDump(
+            path=path, kind="triage", dtb=self._pml4 << 12, module_list=self.module_list,
+            drivers={d.name: (d.base, len(d.image.data)) for d in self._drivers},
+            frames=list(self._frames), mapped={}, pages={}, file_size=len(blob),
+        )
+
     def set_exception(self, code: int, address: int, parameters: Sequence[int] = ()) -> None:
         """The header's exception record."""
         self._exception = (code, address, tuple(parameters))
@@ -321,10 +399,14 @@ class KernelDumpBuilder:
         h[0x104C:0x1058] = bytes(12)
         return h
 
-    def write(self, path: str | os.PathLike[str], kind: str = "full") -> BuiltKernelDump:
+    def write(
+        self, path: str | os.PathLike[str], kind: str = "full", *, images_in_dump: bool = True
+    ) -> BuiltKernelDump:
         """Write the dump as ``kind``: ``"full"``, ``"bitmap"`` (FDMP) or ``"bitmap-kernel"``."""
         if not self.module_list:
             self._finish()
+        if kind == "triage":
+            return self._write_triage(os.fspath(path), images_in_dump)
         total = max(self.physical_pages, max(self._pages) + 1)
         holes = sorted(self.holes)
         runs: list[tuple[int, int]] = []

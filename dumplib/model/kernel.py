@@ -393,10 +393,12 @@ class KernelDumpFile(DumpFile):
             short = _unicode_string(mem, entry + 0x2C, False)
         return self.make_driver(base, size, full or short or f"driver@0x{base:x}", short)
 
-    def make_driver(self, base: int, size: int, path: str, name: str | None = None) -> Module:
+    def make_driver(
+        self, base: int, size: int, path: str, name: str | None = None, *,
+        timestamp: int = 0, checksum: int = 0,
+    ) -> Module:
         """A :class:`Module` for a driver, with timestamp, checksum, version and PDB from its
-        image when the image's headers are in the dump."""
-        timestamp = checksum = 0
+        image when the image's headers are in the dump (else the values given)."""
         ffi = _EMPTY_FFI
         version: tuple[int, int, int, int] | None = None
         pdb: tuple[str, str, int] | None = None

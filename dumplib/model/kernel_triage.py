@@ -1,12 +1,13 @@
 """The driver lists of a triage (small memory) kernel dump.
 
 A triage dump keeps, at ``DriverListOffset``, ``DriverCount`` ``DUMP_DRIVER_ENTRY``
-records: a ``DriverNameOffset`` (file offset of a ``DUMP_STRING``: a ULONG length in
-characters, then UTF-16 text) followed by the driver's ``KLDR_DATA_TABLE_ENTRY``. The
-entry's size changes between Windows releases, so the stride is taken from the file (the
-string pool follows the list) and checked. At ``UnloadedDriversOffset`` it keeps a ULONG
-count and ``DUMP_UNLOADED_DRIVERS`` records: a UNICODE_STRING, the name inline (12 UTF-16
-characters), the start and end address.
+records: a ``DriverNameOffset`` (file offset of a ``DUMP_STRING``: a ULONG length, then
+NUL-terminated UTF-16 text) followed by the debugger's packed ``KLDR_DATA_TABLE_ENTRY``
+(0x88 bytes on x64, 0x48 on x86; the headers note it must not grow because dump files hold
+packed arrays of it): DllBase, SizeOfImage, CheckSum and TimeDateStamp. Headers disagree on
+whether the string length counts bytes or characters, so the terminating NUL decides. At
+``UnloadedDriversOffset`` it keeps a count (ULONG64 on x64) and ``DUMP_UNLOADED_DRIVERS``
+records: a UNICODE_STRING, the name inline (12 UTF-16 characters), start and end address.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["triage_drivers", "triage_unloaded"]
 
-_DEFAULT_STRIDE = {True: 8 + 0xA0, False: 4 + 0x50}
-_MIN_STRIDE = {True: 8 + 0x68, False: 4 + 0x34}
+_STRIDE = {True: 8 + 0x88, False: 4 + 0x48}
 _MAX_NAME = 1024
 
 
@@ -35,7 +35,12 @@ def _dump_string(dump: KernelDumpFile, offset: int) -> str | None:
         (length,) = struct.unpack("<I", src.read(offset, 4, what="DUMP_STRING"))
         if not length or length > _MAX_NAME:
             return None
-        return src.read(offset + 4, length * 2, what="DUMP_STRING").decode("utf-16-le", "replace")
+        avail = min(length * 2 + 2, src.size - offset - 4)
+        raw = src.read(offset + 4, avail, what="DUMP_STRING")
+        for nbytes in (length * 2, length):  # characters (the NUL follows), else bytes
+            if nbytes % 2 == 0 and raw[nbytes : nbytes + 2] == b"\0\0":
+                return raw[:nbytes].decode("utf-16-le", "replace")
+        return raw[: length & ~1].decode("utf-16-le", "replace").rstrip("\0")
     except DumpError:
         return None
 
@@ -46,11 +51,7 @@ def triage_drivers(dump: KernelDumpFile, tri: TriageLayout) -> list[Module]:
     count = tri.driver_count
     if not count or not tri.driver_list_offset:
         return []
-    stride = _DEFAULT_STRIDE[is64]
-    if tri.string_pool_offset > tri.driver_list_offset:
-        derived = (tri.string_pool_offset - tri.driver_list_offset) // count
-        if derived >= _MIN_STRIDE[is64]:
-            stride = derived
+    stride = _STRIDE[is64]
     avail = max(0, (dump.source.size - tri.driver_list_offset) // stride)
     if count > avail:
         dump.warnings.append(f"triage driver list: {count} listed, room for {avail}")
@@ -63,11 +64,15 @@ def triage_drivers(dump: KernelDumpFile, tri: TriageLayout) -> list[Module]:
         (name_off,) = struct.unpack_from("<I", raw, 0)
         if is64:
             base, _ep, size = struct.unpack_from("<QQI", raw, ldr + 0x30)
+            checksum, _pad, timestamp = struct.unpack_from("<III", raw, ldr + 0x78)
         else:
             base, _ep, size = struct.unpack_from("<III", raw, ldr + 0x18)
+            checksum, timestamp = struct.unpack_from("<II", raw, ldr + 0x40)
         name = _dump_string(dump, name_off) if name_off else None
         path = name or f"driver@0x{base:x}"
-        out.append(dump.make_driver(base, size, path, path.replace("/", "\\").rsplit("\\", 1)[-1]))
+        short = path.replace("/", "\\").rsplit("\\", 1)[-1]
+        out.append(dump.make_driver(base, size, path, short, timestamp=timestamp,
+                                    checksum=checksum))
     return out
 
 
