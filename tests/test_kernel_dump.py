@@ -246,3 +246,43 @@ def test_triage_dump_unwinds_with_images_from_the_symbol_path(tmp_path: Path) ->
             (ip, sp, fn) for ip, sp, _, fn in built.frames
         ]
         assert [f.trust for f in st.frames[1:]] == ["cfi"] * (len(built.frames) - 1)
+
+
+# _EPROCESS as fixtures/kernel/eprocess/eprocess.c declares it, offsets by C's layout rules
+# (every member is naturally aligned, no padding): Pcb is a 0x28-byte header, a u64 and
+# 0x400 bytes, so ProcessLock is at 0x430, UniqueProcessId 0x438, ActiveProcessLinks
+# 0x440, Pad 0x450 (0x100 bytes), ImageFileName 0x550; KPROCESS.DirectoryTableBase 0x28.
+EPROCESS_PDB = Path(__file__).resolve().parent.parent / "fixtures/kernel/eprocess/ntkrnlmp.pdb"
+EPROCESS = {"ActiveProcessLinks": 0x440, "UniqueProcessId": 0x438, "ImageFileName": 0x550,
+            "DirectoryTableBase": 0x28}
+
+
+def test_eprocess_offsets_from_the_pdb_type_records() -> None:
+    from dumplib.pdb.pdbfile import PdbFile
+    from dumplib.pdb.types import struct_layout
+
+    with PdbFile.open(str(EPROCESS_PDB)) as pf:
+        ep = struct_layout(pf, "_EPROCESS")
+        kp = struct_layout(pf, "_KPROCESS")
+    assert ep is not None and kp is not None
+    assert ep.size == 0x560
+    for name in ("ActiveProcessLinks", "UniqueProcessId", "ImageFileName"):
+        assert ep.members[name] == EPROCESS[name]
+    assert ep.members["Pcb"] == 0 and kp.members["DirectoryTableBase"] == 0x28
+
+
+def test_processes_need_the_kernel_pdb_and_read_with_it(tmp_path: Path) -> None:
+    from dumplib.model.kernel_processes import KernelTypesMissing
+
+    kb = machine(huge=False)
+    procs = [(4, "System", 0x1AA000), (812, "svchost.exe", 0x2BB000),
+             (4242, "RTCSrv.exe-with-a-long-name", 0x3CC000)]
+    addrs = kb.add_processes(procs, EPROCESS, 0x560)
+    built = kb.write(tmp_path / "p.dmp", kind="bitmap")
+    with dumplib.open(built.path) as d:
+        with pytest.raises(KernelTypesMissing, match="PDB"):
+            d.processes()  # type: ignore[attr-defined]
+        got = d.processes(EPROCESS_PDB)  # type: ignore[attr-defined]
+    assert [(p.address, p.pid, p.name, p.directory_table_base) for p in got] == [
+        (a, pid, name[:15], dtb) for a, (pid, name, dtb) in zip(addrs, procs, strict=True)
+    ]

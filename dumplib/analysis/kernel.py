@@ -173,6 +173,10 @@ def kernel_summary(ctx: AnalysisContext, culprit: Culprit | None) -> dict[str, J
 def kernel_report(ctx: AnalysisContext) -> tuple[Stack | None, str, dict[str, JsonValue]]:
     """The crash stack, the bucket and the bug check report of a kernel dump."""
     culprit = probably_caused_by(ctx)
+    ctx.notes.append(
+        "processes and threads (EPROCESS/ETHREAD) not listed: their offsets change with every "
+        "build; give the kernel's PDB to KernelDump.processes(pdb=...)"
+    )
     return crash_stack(ctx), kernel_bucket(ctx, culprit), kernel_summary(ctx, culprit)
 
 

@@ -259,6 +259,32 @@ class KernelDumpBuilder:
                          **(registers or {})}
         return built
 
+    def add_processes(
+        self, processes: Sequence[tuple[int, str, int]], layout: dict[str, int], size: int
+    ) -> list[int]:
+        """Put EPROCESS records on PsActiveProcessHead; return their addresses.
+
+        Args:
+            processes: (pid, image name, directory table base) of each.
+            layout: member offsets: ``ActiveProcessLinks``, ``UniqueProcessId``,
+                ``ImageFileName`` and ``DirectoryTableBase`` (of the embedded KPROCESS).
+            size: sizeof(EPROCESS).
+        """
+        head = self._pool_alloc(bytes(16))
+        addrs = [self._pool_alloc(bytes(size)) for _ in processes]
+        links = [head] + [a + layout["ActiveProcessLinks"] for a in addrs] + [head]
+        for i, ((pid, name, dtb), at) in enumerate(zip(processes, addrs, strict=True)):
+            e = bytearray(size)
+            struct.pack_into("<QQ", e, layout["ActiveProcessLinks"], links[i + 2], links[i])
+            struct.pack_into("<Q", e, layout["UniqueProcessId"], pid)
+            e[layout["ImageFileName"] : layout["ImageFileName"] + 15] = name.encode()[:15].ljust(
+                15, b"\0")
+            struct.pack_into("<Q", e, layout["DirectoryTableBase"], dtb)
+            self.write_virtual(at, bytes(e))
+        self.write_virtual(head, struct.pack("<QQ", links[1], links[-2]))
+        self.process_head = head
+        return addrs
+
     def add_unloaded(self, name: str, start: int, end: int) -> None:
         """An unloaded driver, kept by triage dumps (at most 12 characters of its name)."""
         self._unloaded = getattr(self, "_unloaded", [])
@@ -305,7 +331,7 @@ class KernelDumpBuilder:
             names.append(len(pool))
             pool += struct.pack("<I", len(text) // 2) + text + b"\0\0"
         entries = bytearray()
-        for d, name_at in zip(self._drivers, names, strict=True):
+        for d in self._drivers:
             e = bytearray(0x90)
             ts = struct.unpack_from("<I", d.image.data, 0x88)[0]
             struct.pack_into("<I", e, 0, 0)  # name offset patched below
@@ -377,7 +403,8 @@ class KernelDumpBuilder:
         h = bytearray(b"PAGE" * (0x2000 // 4))  # unused space reads 'PAGE', as Windows writes
         h[0:8] = b"PAGEDU64"
         struct.pack_into("<IIQQQQIII", h, 8, 0xF, self.build, self._pml4 << 12,
-                         0xFFFF_FA80_0000_0000, self.module_list, 0, 0x8664, self.processors,
+                         0xFFFF_FA80_0000_0000, self.module_list,
+                         getattr(self, "process_head", 0), 0x8664, self.processors,
                          self.bugcheck)
         struct.pack_into("<I", h, 0x3C, 0)
         struct.pack_into("<4Q", h, 0x40, *self.parameters)

@@ -21,9 +21,11 @@ bitmap; everything else is decoded on first use and cached.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import struct
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
 from dumplib.codes.bugchecks import describe
@@ -60,6 +62,9 @@ from dumplib.model.objects import (
     basename,
 )
 from dumplib.source import Source, SourceLike
+
+if TYPE_CHECKING:
+    from dumplib.model.kernel_processes import KernelProcess
 
 __all__ = ["Bugcheck", "KernelDumpFile"]
 
@@ -439,6 +444,16 @@ class KernelDumpFile(DumpFile):
         from dumplib.model.kernel_triage import triage_unloaded
 
         return triage_unloaded(self, tri)
+
+    def processes(self, pdb: str | os.PathLike[str] | None = None) -> list[KernelProcess]:
+        """The processes on PsActiveProcessHead, with offsets from the kernel's PDB.
+
+        Raises:
+            KernelTypesMissing: no PDB was given (EPROCESS changes with every build).
+        """
+        from dumplib.model.kernel_processes import list_processes
+
+        return list_processes(self, pdb)
 
     def check(self) -> list[str]:
         """Decode everything; return the problems found (empty when all is well)."""
