@@ -42,6 +42,8 @@ _KUSER = 0xFFFF_F780_0000_0000
 _DRIVER_BASE = 0xFFFF_F800_1000_0000
 _POOL_BASE = 0xFFFF_B000_0000_0000
 _STACK_BASE = 0xFFFF_D000_2000_0000
+#: DumpType of the Windows 10+ RDMP kinds the builder writes.
+_RDMP_TYPES = {"rdmp-kernel": 8, "rdmp-active": 9, "rdmp-complete": 10}
 
 
 @dataclass
@@ -473,6 +475,29 @@ class KernelDumpBuilder:
                         rank = (bits & ((1 << pfn) - 1)).bit_count()
                         offsets[pfn] = first + rank * PAGE
                 size = first + npages * PAGE
+            elif kind in _RDMP_TYPES:
+                # Windows 10+ RDMP: (frame, count) ranges after a 0x30-byte header, then pages
+                # in list order; page frame 0 would end the list, so it is left out.
+                rruns = [(max(b, 1), n - (1 if b == 0 else 0)) for b, n in runs]
+                rruns = [(b, n) for b, n in rruns if n]
+                table = b"".join(struct.pack("<QQ", b, n) for b, n in rruns) + bytes(16)
+                first = (0x2030 + len(table) + PAGE - 1) & ~(PAGE - 1)
+                meta = first - 0x2020
+                npages = sum(n for _, n in rruns)
+                fh.write(self._header(_RDMP_TYPES[kind], [], npages))
+                rh = struct.pack("<I4s4sIQQ", 0x40, b"RDMP", b"DUMP", 0, meta, first)
+                if kind == "rdmp-complete":
+                    rh += struct.pack("<IHHQ", len(rruns), 0, 0, npages)
+                else:
+                    rh += bytes(16)
+                fh.write(rh + table)
+                offsets = {}
+                off = first
+                for b, n in rruns:
+                    for pfn in (p for p in self._pages if b <= p < b + n):
+                        offsets[pfn] = off + (pfn - b) * PAGE
+                    off += n * PAGE
+                size = off
             else:
                 raise ValueError(f"unknown kind {kind!r}")
             fh.truncate(size)

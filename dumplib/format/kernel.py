@@ -9,8 +9,9 @@ physical memory that follows is laid out:
 * 5, bitmap (``SDMP`` kernel memory or ``FDMP`` complete memory, a ``BMP_HEADER`` after
   the header): bit *n* of the bitmap set means page frame *n* is in the file, pages in
   bit order from ``FirstPage``; 6 is the same for a live kernel dump;
-* 8, 9, 10, the Windows 10+ ``RDMP`` variants (kernel, kernel-and-user ("active"),
-  complete): a bitmap after a 0x30-byte ``RDMP`` header, pages from ``FirstPageOffset``;
+* 8, 9, 10, the Windows 10+ ``RDMP`` variants (kernel memory, kernel-and-user ("active"),
+  complete): after a 0x30-byte ``RDMP`` header, a list of (first page frame, page count)
+  ranges ending at a zero frame; their pages follow from ``FirstPageOffset`` in list order;
 * 4, triage (the small "minidump" of ``C:\\Windows\\Minidump``): a ``TRIAGE_DUMP``
   directory of file offsets (context, stack, driver list, data blocks) after the header.
 
@@ -74,9 +75,9 @@ KIND_OF: dict[int, str] = {
     KernelDumpType.BITMAP_FULL: "kernel-bitmap",
     KernelDumpType.BITMAP_KERNEL: "kernel-bitmap",
     KernelDumpType.BITMAP_LIVE: "kernel-bitmap",
-    KernelDumpType.RDMP_KERNEL: "kernel-bitmap",
-    KernelDumpType.RDMP_KERNEL_AND_USER: "kernel-bitmap",
-    KernelDumpType.RDMP_COMPLETE: "kernel-bitmap",
+    KernelDumpType.RDMP_KERNEL: "kernel-memory",
+    KernelDumpType.RDMP_KERNEL_AND_USER: "kernel-active",
+    KernelDumpType.RDMP_COMPLETE: "kernel-complete",
 }
 
 _MACHINE_ARCH = {0x8664: Arch.AMD64, 0x14C: Arch.X86, 0xAA64: Arch.ARM64, 0x1C4: Arch.ARM}
@@ -365,19 +366,7 @@ def parse_bitmap_layout(src: Source, header: KernelHeader) -> BitmapLayout:
         first, present, pages = struct.unpack_from("<QQQ", head, 0x20)
         layout = BitmapLayout(sig, base + 0x38, (pages + 7) // 8, pages, first, present)
     else:
-        marker, sig_raw, valid, _u, _meta, first = struct.unpack_from("<I4s4sIQQ", head, 0)
-        if marker != 0x40 or sig_raw != b"RDMP" or valid != b"DUMP":
-            raise CorruptDumpError(
-                f"RDMP header {head[:12]!r}, expected marker 0x40 + RDMP + DUMP",
-                stream=what, offset=base,
-            )
-        nbytes = first - (base + 0x30)
-        pages = nbytes * 8
-        if header.dump_type == KernelDumpType.RDMP_COMPLETE:
-            (total,) = struct.unpack_from("<Q", head, 0x28)
-            if 0 < total <= pages:
-                pages = total
-        layout = BitmapLayout("RDMP", base + 0x30, (pages + 7) // 8, pages, first, 0)
+        raise CorruptDumpError(f"dump type {header.dump_type} has no bitmap", stream=what)
     if layout.bitmap_offset + layout.bitmap_bytes > src.size or layout.first_page > src.size:
         raise TruncatedError(
             f"bitmap of {layout.bitmap_bytes} bytes or first page at 0x{layout.first_page:x} "
@@ -390,6 +379,39 @@ def parse_bitmap_layout(src: Source, header: KernelHeader) -> BitmapLayout:
             stream=what, offset=base,
         )
     return layout
+
+
+def parse_rdmp_ranges(
+    src: Source, header: KernelHeader, warnings: list[str]
+) -> tuple[list[tuple[int, int]], int]:
+    """The (first page frame, page count) ranges of an RDMP dump (types 8-10) and the file
+    offset of their first page. The list ends at a zero frame or at ``MetadataSize``.
+
+    Raises:
+        CorruptDumpError: the RDMP header's marker or signatures are wrong.
+    """
+    base = header.header_size
+    what = "RDMP header"
+    marker, sig_raw, valid, _u, meta, first = struct.unpack(
+        "<I4s4sIQQ", src.read(base, 0x20, what=what)
+    )
+    if marker != 0x40 or sig_raw != b"RDMP" or valid != b"DUMP":
+        raise CorruptDumpError(
+            f"RDMP header {sig_raw!r}/{valid!r} marker 0x{marker:x}, expected 0x40 RDMP DUMP",
+            stream=what, offset=base,
+        )
+    start = base + 0x30
+    stop = min(base + 0x20 + meta, first, src.size)
+    count = max(0, (stop - start) // 16)
+    raw = src.read(start, count * 16, what="RDMP ranges")
+    ranges: list[tuple[int, int]] = []
+    for pfn, pages in struct.iter_unpack("<QQ", raw):
+        if not pfn:
+            break
+        ranges.append((pfn, pages))
+    if first > src.size:
+        warnings.append(f"RDMP first page at 0x{first:x} is past the end of the file")
+    return ranges, first
 
 
 _TRIAGE64 = struct.Struct("<18IQIIQQ6I")

@@ -37,6 +37,7 @@ from dumplib.format.kernel import (
     TriageLayout,
     parse_bitmap_layout,
     parse_kernel_header,
+    parse_rdmp_ranges,
     parse_triage_layout,
 )
 from dumplib.format.records import (
@@ -155,9 +156,14 @@ class KernelDumpFile(DumpFile):
                 warnings=self.warnings,
             )
         if kh.dump_type in (
-            KernelDumpType.BITMAP_FULL, KernelDumpType.BITMAP_KERNEL, KernelDumpType.BITMAP_LIVE,
             KernelDumpType.RDMP_KERNEL, KernelDumpType.RDMP_KERNEL_AND_USER,
             KernelDumpType.RDMP_COMPLETE,
+        ):
+            ranges, first = parse_rdmp_ranges(self._src, kh, self.warnings)
+            return PhysicalMemory.from_runs(self._src, ranges, first, pointer_size=ps,
+                                            warnings=self.warnings)
+        if kh.dump_type in (
+            KernelDumpType.BITMAP_FULL, KernelDumpType.BITMAP_KERNEL, KernelDumpType.BITMAP_LIVE,
         ):
             try:
                 layout = parse_bitmap_layout(self._src, kh)

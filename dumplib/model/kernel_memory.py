@@ -232,7 +232,8 @@ class PhysicalMemory(_PagedMemory):
         """
         mem = cls(src, pointer_size=pointer_size)
         off = first_offset
-        for base, count in sorted(runs):
+        placed: list[tuple[int, int, int]] = []
+        for base, count in runs:  # pages follow in the order the runs are listed
             avail = max(0, (src.size - off) // PAGE_SIZE)
             if count > avail:
                 warnings.append(
@@ -240,10 +241,16 @@ class PhysicalMemory(_PagedMemory):
                 )
                 count = avail
             if count:
-                mem._run_starts.append(base)
-                mem._run_pages.append(count)
-                mem._run_offs.append(off)
+                placed.append((base, count, off))
             off += count * PAGE_SIZE
+        placed.sort()
+        for i, (base, count, off) in enumerate(placed):
+            if i and base < placed[i - 1][0] + placed[i - 1][1]:
+                warnings.append(f"physical run at page 0x{base:x} overlaps the one before")
+                continue
+            mem._run_starts.append(base)
+            mem._run_pages.append(count)
+            mem._run_offs.append(off)
         return mem
 
     @classmethod
