@@ -292,3 +292,20 @@ def test_processes_need_the_kernel_pdb_and_read_with_it(tmp_path: Path) -> None:
     assert [(p.address, p.pid, p.name, p.directory_table_base) for p in got] == [
         (a, pid, name[:15], dtb) for a, (pid, name, dtb) in zip(addrs, procs, strict=True)
     ]
+
+
+@pytest.mark.parametrize("tagged", [True, False])
+def test_unloaded_drivers_from_mm_unloaded_drivers(tmp_path: Path, tagged: bool) -> None:
+    kb = machine(huge=False)
+    kb.kdbg_tag = tagged
+    gone = [("oldflt.sys", 0xFFFF_F800_3000_0000, 0xFFFF_F800_3001_0000),
+            ("tdiguard.sys", 0xFFFF_F800_3010_0000, 0xFFFF_F800_3013_0000)]
+    for name, start, end in gone:
+        kb.add_unloaded(name, start, end)
+    built = kb.write(tmp_path / "u.dmp", kind="full")
+    with dumplib.open(built.path) as d:
+        got = [(u.name, u.base, u.end) for u in d.unloaded_modules]
+        if tagged:
+            assert got == gone
+        else:  # an encoded block is not guessed at
+            assert got == [] and any("KDBG" in w for w in d.warnings)

@@ -102,6 +102,8 @@ class KernelDumpBuilder:
     system_time: int = 0x01DA_0000_0000_0000
     uptime: int = 36_000_000_000
     os_version: tuple[int, int] = (10, 0)
+    #: Write the KdDebuggerDataBlock's 'KDBG' tag (False: as if encoded, Windows 8+).
+    kdbg_tag: bool = True
 
     def __post_init__(self) -> None:
         self._pages: dict[int, bytearray] = {}
@@ -400,6 +402,24 @@ class KernelDumpBuilder:
         last = addrs[-1] if addrs else head
         self.write_virtual(head, struct.pack("<QQ", first, last))
         self.module_list = head
+        unloaded = getattr(self, "_unloaded", [])
+        if unloaded:
+            # KDDEBUGGER_DATA64 with its KDBG tag, MmUnloadedDrivers -> a pointer to the ring
+            # of 50 UNLOADED_DRIVERS (40 bytes each), MmLastUnloadedDriver -> the next slot.
+            ring = bytearray(50 * 40)
+            for i, (name, start, end) in enumerate(unloaded):
+                text = name.encode("utf-16-le")
+                at = self._pool_alloc(text)
+                struct.pack_into("<HHIQQQQ", ring, i * 40, len(text), len(text), 0, at,
+                                 start, end, 0x01DA_0000_0000_0000 + i)
+            ring_at = self._pool_alloc(bytes(ring))
+            var = self._pool_alloc(struct.pack("<Q", ring_at))
+            count = self._pool_alloc(struct.pack("<I", len(unloaded)))
+            kdbg = bytearray(0x340)
+            kdbg[0x10:0x14] = b"KDBG" if self.kdbg_tag else b"\x8a\x1f\x33\x90"
+            struct.pack_into("<I", kdbg, 0x14, len(kdbg))
+            struct.pack_into("<QQ", kdbg, 0x220, var, count)
+            self.kdbg = self._pool_alloc(bytes(kdbg))
 
     def _header(self, dump_type: int, runs: list[tuple[int, int]], npages: int) -> bytearray:
         h = bytearray(b"PAGE" * (0x2000 // 4))  # unused space reads 'PAGE', as Windows writes
@@ -411,7 +431,7 @@ class KernelDumpBuilder:
         struct.pack_into("<I", h, 0x3C, 0)
         struct.pack_into("<4Q", h, 0x40, *self.parameters)
         h[0x60:0x80] = bytes(32)
-        struct.pack_into("<Q", h, 0x80, 0)
+        struct.pack_into("<Q", h, 0x80, getattr(self, "kdbg", 0))
         h[0x88:0x348] = bytes(0x348 - 0x88)
         struct.pack_into("<IIQ", h, 0x88, len(runs), 0, npages)
         for i, (b, n) in enumerate(runs):

@@ -443,12 +443,13 @@ class KernelDumpFile(DumpFile):
 
     @cached_property
     def unloaded_modules(self) -> list[UnloadedModule]:
-        """Drivers unloaded before the crash (kept by triage dumps)."""
+        """Drivers unloaded before the crash: the triage dump's list, else MmUnloadedDrivers
+        found through the KdDebuggerDataBlock (when the block is readable, not encoded)."""
         tri = self.triage
-        if tri is None:
-            return []
-        from dumplib.model.kernel_triage import triage_unloaded
+        from dumplib.model.kernel_triage import kdbg_unloaded, triage_unloaded
 
+        if tri is None:
+            return kdbg_unloaded(self)
         return triage_unloaded(self, tri)
 
     def processes(self, pdb: str | os.PathLike[str] | None = None) -> list[KernelProcess]:
