@@ -89,16 +89,18 @@ def test_network_stack_bugcheck_negatives(kw: dict[str, object]) -> None:
     assert analyze_machine(**kw).finding("network-filter-driver-bugcheck") is None
 
 
-@pytest.mark.parametrize("kind", ["full", "bitmap", "bitmap-kernel"])
+@pytest.mark.parametrize(
+    "kind", ["full", "bitmap", "bitmap-kernel", "rdmp-kernel", "rdmp-active", "triage"]
+)
 def test_network_filter_driver_fires_on_kernel_dumps_naming_vendor(kind: str) -> None:
     r = analyze_machine(kind=kind)
     f = r.finding("network-filter-driver")
     assert f is not None
     mods = f.evidence["modules"]
     assert isinstance(mods, list) and len(mods) == 1
+    path = "vsepflt.sys" if kind == "triage" else "\\SystemRoot\\system32\\drivers\\vsepflt.sys"
     assert mods[0] == {  # type: ignore[comparison-overlap]
-        "name": "vsepflt.sys", "version": "14.3.3580.1100",
-        "path": "\\SystemRoot\\system32\\drivers\\vsepflt.sys",
+        "name": "vsepflt.sys", "version": "14.3.3580.1100", "path": path,
         "base": mods[0]["base"], "vendor": "Symantec Corporation",  # type: ignore[index]
     }
 

@@ -180,6 +180,9 @@ def test_virtual_find_and_random_reads(built: BuiltKernelDump) -> None:
     with dumplib.open(built.path) as d:
         hits = list(d.memory.find(b"large-page-data"))
         assert hits == [LARGE_VA + 0x1234]
+        phys = d.physical  # type: ignore[attr-defined]
+        assert list(phys.find(b"large-page-data")) == [LARGE_PA + 0x1234]
+        assert list(phys.find(b"huge-page-data")) == [HUGE_PA + 0x12_3456]
         rng = random.Random(7)
         vas = list(built.mapped)
         for _ in range(500):
