@@ -28,7 +28,8 @@ HOLE = (0x2000, 0x100)
 
 def machine(bugcheck: int = 0xD1, culprit: str = "vsepflt.sys", *, huge: bool = True,
             company: str = "Symantec Corporation", caller: str = "ndis.sys",
-            extra: tuple[str, ...] = ()) -> KernelDumpBuilder:
+            extra: tuple[str, ...] = (),
+            imports: dict[str, list[str]] | None = None) -> KernelDumpBuilder:
     """A machine that bugchecked with ``culprit``'s function in the middle of the stack."""
     kb = KernelDumpBuilder(build=19041, bugcheck=bugcheck, processors=4,
                            physical_pages=0x40400 if huge else 0x4000, holes=[HOLE])
@@ -36,8 +37,12 @@ def machine(bugcheck: int = 0xD1, culprit: str = "vsepflt.sys", *, huge: bool = 
     kb.add_driver(caller, NDIS_FUNCS)
     for name in extra:
         kb.add_driver(name, [Function("Dummy")], company="Contoso Ltd.")
+    if imports is None:  # what a WFP callout / NDIS filter driver imports
+        imports = {"fwpkclnt.sys": ["FwpsCalloutRegister1", "FwpsFlowAssociateContext0"],
+                   "ndis.sys": ["NdisFRegisterFilterDriver"],
+                   "ntoskrnl.exe": ["ExAllocatePoolWithTag", "KeAcquireSpinLockRaiseToDpc"]}
     kb.add_driver(culprit, FLT_FUNCS, company=company, version=(14, 3, 3580, 1100),
-                  description="Network filter driver")
+                  description="Network filter driver", imports=imports)
     frames = kb.set_crash_stack([
         ("ntoskrnl.exe", "KeBugCheckEx", 0x40),
         ("ntoskrnl.exe", "KiBugCheckDispatch", 0x69),

@@ -77,6 +77,19 @@ def test_network_stack_bugcheck_positives(kw: dict[str, object]) -> None:
     assert ev["culprit"]["vendor"] == kw.get("company", "Symantec Corporation")
     near = ev["network_stack_frames"]
     assert isinstance(near, list) and [n["frame"] for n in near] == [3, 4]  # type: ignore[index]
+    assert f.confidence == 0.9
+    assert ev["culprit_imports"] == {
+        "fwpkclnt.sys": ["FwpsCalloutRegister1", "FwpsFlowAssociateContext0"],
+        "ndis.sys": ["NdisFRegisterFilterDriver"],
+    }
+
+
+def test_network_stack_bugcheck_without_network_imports_is_less_sure() -> None:
+    # Same stack, but the driver imports only from the kernel: it was in the network
+    # path when the system stopped, yet nothing says it is a network filter.
+    r = analyze_machine(imports={"ntoskrnl.exe": ["ExAllocatePoolWithTag"]})
+    f = r.finding("network-filter-driver-bugcheck")
+    assert f is not None and f.confidence == 0.75 and "culprit_imports" not in f.evidence
 
 
 @pytest.mark.parametrize("kw", [
@@ -151,3 +164,22 @@ def test_cli_on_kernel_dump(tmp_path: Path) -> None:
 def test_analyze_api_on_user_dump_has_no_bugcheck() -> None:
     with dumplib.open(ROOT / "dumplib" / "samples" / "test.dmp") as d:
         assert analyze(d).bugcheck is None
+
+
+def test_import_directory_matches_pefile() -> None:
+    import pefile
+
+    from dumplib.builder.kernel_image import Function, build_driver_image
+    from dumplib.pe.image import PeImage
+    from dumplib.pe.imports import imports
+
+    wanted = {"fwpkclnt.sys": ["FwpsCalloutRegister1", "FwpsInjectionHandleCreate0"],
+              "ndis.sys": ["NdisFRegisterFilterDriver"], "ntoskrnl.exe": ["KeBugCheckEx"]}
+    img = build_driver_image("acmeflt.sys", 0xFFFF_F800_5000_0000, [Function("Entry")],
+                             imports=wanted)
+    data = bytes(img.data)
+    pe = pefile.PE(data=data)
+    theirs = {e.dll.decode().lower(): [i.name.decode() for i in e.imports]
+              for e in pe.DIRECTORY_ENTRY_IMPORT}
+    ours = imports(PeImage.from_file(data))
+    assert ours == theirs == wanted

@@ -24,11 +24,12 @@ from typing import Any
 
 from dumplib.analysis.facts import AnalysisContext
 from dumplib.analysis.model import JsonValue
+from dumplib.model.objects import Module
 
 __all__ = ["KERNEL_MATCH_KEYS", "KernelConditions", "eval_kernel", "parse_kernel"]
 
 KERNEL_MATCH_KEYS = frozenset({"dump_kind", "bugcheck_code", "culprit"})
-_CULPRIT_KEYS = {"third_party", "near_frames", "within"}
+_CULPRIT_KEYS = {"third_party", "near_frames", "within", "imports"}
 
 Fail = Callable[[str, str], Exception]
 
@@ -43,6 +44,7 @@ class KernelConditions:
     near_frames: tuple[re.Pattern[str], ...] = ()
     within: int = 2
     culprit: bool = False
+    imports: tuple[str, ...] = ()
 
 
 def _list(value: object) -> list[Any]:
@@ -70,6 +72,7 @@ def parse_kernel(table: Mapping[str, Any], key: str, fail: Fail) -> KernelCondit
     third: bool | None = None
     near: list[re.Pattern[str]] = []
     within = 2
+    imports: list[str] = []
     culprit = "culprit" in table
     if culprit:
         spec = table["culprit"]
@@ -91,7 +94,12 @@ def parse_kernel(table: Mapping[str, Any], key: str, fail: Fail) -> KernelCondit
         if not isinstance(w, int) or isinstance(w, bool) or not 1 <= w <= 16:
             raise fail(f"{key}.culprit.within", "must be an integer 1..16")
         within = w
-    return KernelConditions(tuple(kinds), tuple(codes), third, tuple(near), within, culprit)
+        for i, name in enumerate(_list(spec.get("imports", []))):
+            if not isinstance(name, str) or not name:
+                raise fail(f"{key}.culprit.imports[{i}]", "must be a module name")
+            imports.append(name.lower())
+    return KernelConditions(tuple(kinds), tuple(codes), third, tuple(near), within, culprit,
+                            tuple(imports))
 
 
 def eval_kernel(ctx: AnalysisContext, cond: KernelConditions) -> dict[str, JsonValue] | None:
@@ -143,6 +151,32 @@ def eval_kernel(ctx: AnalysisContext, cond: KernelConditions) -> dict[str, JsonV
             facts.append({"fact": "network-stack frames next to it",
                           "where": ", ".join(f"frame {n['frame']}" for n in near
                                              if isinstance(n, dict))})
+        if cond.imports:
+            found = _imports_of(ctx, culprit.module)
+            hits: dict[str, JsonValue] = {
+                m: list(fns[:8]) for m, fns in found.items() if m in cond.imports
+            }
+            if not hits:
+                return None
+            ev["culprit_imports"] = hits
+            facts.append({"fact": f"imports from {', '.join(sorted(hits))}",
+                          "where": f"import directory of {culprit.module.name} in the dump"})
         ev["culprit"] = culprit.to_json()
         ev["facts"] = facts
     return ev
+
+
+def _imports_of(ctx: AnalysisContext, module: Module) -> dict[str, list[str]]:
+    """The module's imports, from its image in the dump or on the symbol path ({} if none)."""
+    from dumplib._exc import DumpError
+    from dumplib.pe.imports import imports
+
+    res = ctx.resolver
+    if res is None:
+        return {}
+    try:
+        image = res.image(module)
+        return imports(image) if image is not None else {}
+    except DumpError as exc:
+        ctx.notes.append(f"{module.name}: imports unreadable: {exc}")
+        return {}

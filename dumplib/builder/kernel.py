@@ -196,13 +196,13 @@ class KernelDumpBuilder:
         company: str = "Microsoft Corporation",
         version: tuple[int, int, int, int] = (10, 0, 19041, 1),
         description: str = "", timestamp: int = 0x5F5E1000, with_pdata: bool = True,
-        in_memory: bool = True,
+        in_memory: bool = True, imports: dict[str, list[str]] | None = None,
     ) -> int:
         """Load a driver image; return its base. ``in_memory=False`` lists it but keeps no pages."""
         base = self._next_driver
         image = build_driver_image(
             name, base, list(functions), timestamp=timestamp, company=company,
-            description=description, version=version, with_pdata=with_pdata,
+            description=description, version=version, with_pdata=with_pdata, imports=imports,
             pdb_guid=uuid.uuid5(uuid.NAMESPACE_DNS, name),
         )
         self._next_driver = base + ((len(image.data) + 0xFFFF) & ~0xFFFF) + 0x10000

@@ -126,7 +126,7 @@ def build_driver_image(
     name: str, base: int, functions: list[Function], *, timestamp: int = 0x5F5E1000,
     company: str = "Microsoft Corporation", description: str = "", product: str = "",
     version: tuple[int, int, int, int] = (10, 0, 19041, 1), pdb_guid: uuid.UUID | None = None,
-    pdb_age: int = 1, with_pdata: bool = True,
+    pdb_age: int = 1, with_pdata: bool = True, imports: dict[str, list[str]] | None = None,
 ) -> DriverImage:
     """Build a PE32+ driver image of ``functions`` for loading at ``base``."""
     text_size = max(_PAGE, -(-(len(functions) * _FUNC_SPAN) // _PAGE) * _PAGE)
@@ -155,6 +155,17 @@ def build_driver_image(
     cv = b"RSDS" + guid.bytes_le + struct.pack("<I", pdb_age) + f"{stem}.pdb".encode() + b"\0"
     cv_rva = put(cv)
     debug_dir = put(struct.pack("<IIHHIIII", 0, timestamp, 0, 0, 2, len(cv), cv_rva, cv_rva))
+    import_rva = import_size = 0
+    if imports:
+        hint_names = {(dll, fn): put(struct.pack("<H", 0) + fn.encode() + b"\0", 2)
+                      for dll, fns in imports.items() for fn in fns}
+        dll_names = {dll: put(dll.encode() + b"\0", 1) for dll in imports}
+        tables = {dll: put(b"".join(struct.pack("<Q", hint_names[dll, fn]) for fn in fns)
+                           + bytes(8), 8) for dll, fns in imports.items()}
+        iats = {dll: put(b"".join(struct.pack("<Q", hint_names[dll, fn]) for fn in fns)
+                         + bytes(8), 8) for dll, fns in imports.items()}
+        desc = b"".join(struct.pack("<5I", tables[d], 0, 0, dll_names[d], iats[d]) for d in imports)
+        import_rva, import_size = put(desc + bytes(20)), len(desc) + 20
     pdata_rva = pdata_size = 0
     if with_pdata:
         unwinds = [put(_unwind_info(fn)) for fn in functions]
@@ -187,7 +198,8 @@ def build_driver_image(
     struct.pack_into("<QIIHHHHHHIIIIHH", img, opt + 24, base, _PAGE, _PAGE, 10, 0, 10, 0, 10, 0,
                      0, size, _PAGE, 0, 1, 0x160)
     struct.pack_into("<QQQQII", img, opt + 72, 0x40000, 0x1000, 0x100000, 0x1000, 0, 16)
-    dirs = {0: (export_dir, 40), 2: (rsrc_rva, len(rsrc)), 3: (pdata_rva, pdata_size),
+    dirs = {0: (export_dir, 40), 1: (import_rva, import_size), 2: (rsrc_rva, len(rsrc)),
+            3: (pdata_rva, pdata_size),
             6: (debug_dir, 28)}
     for idx, (rva, sz) in dirs.items():
         struct.pack_into("<II", img, opt + 112 + 8 * idx, rva, sz)
