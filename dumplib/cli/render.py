@@ -111,7 +111,8 @@ def info_table(dump: Dump) -> Table:
     t.add_column(style="bold cyan")
     t.add_column()
     t.add_row("file", dump.name)
-    t.add_row("process", f"{doc['process_name'] or '?'} (pid {doc['process_id'] or '?'})")
+    if doc["kind"] == "user":
+        t.add_row("process", f"{doc['process_name'] or '?'} (pid {doc['process_id'] or '?'})")
     ver = ".".join(map(str, doc["os_version"]))
     csd = f" {doc['csd_version']}" if doc["csd_version"] else ""
     t.add_row("system", f"{doc['os_name']} {ver}{csd}, {doc['arch']}")

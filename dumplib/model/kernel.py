@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import warnings as _warnings
 import struct
 from dataclasses import dataclass
 from functools import cached_property
@@ -49,7 +50,7 @@ from dumplib.format.records import (
     ModuleRecord,
     ThreadRecord,
 )
-from dumplib.model.dump import DumpFile
+from dumplib.model.dump import DumpFile, DumpWarning
 from dumplib.model.kernel_memory import PhysicalMemory, VirtualMemory
 from dumplib.model.memory import Memory
 from dumplib.model.objects import (
@@ -146,6 +147,8 @@ class KernelDumpFile(DumpFile):
         self.header = MinidumpHeader(0, 0, 0, 0, 0, unix & 0xFFFFFFFF, 0)
         self.streams = []
         self._first = {}
+        if self.warnings:
+            _warnings.warn(f"{self.name}: " + "; ".join(self.warnings), DumpWarning, stacklevel=3)
 
     def _index_physical(self) -> PhysicalMemory | None:
         kh = self.kernel_header
