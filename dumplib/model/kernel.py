@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import warnings as _warnings
 import struct
+import warnings as _warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
