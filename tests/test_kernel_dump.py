@@ -262,12 +262,16 @@ def test_triage_dump_unwinds_with_images_from_the_symbol_path(tmp_path: Path) ->
 
 
 # _EPROCESS as fixtures/kernel/eprocess/eprocess.c declares it, offsets by C's layout rules
-# (every member is naturally aligned, no padding): Pcb is a 0x28-byte header, a u64 and
-# 0x400 bytes, so ProcessLock is at 0x430, UniqueProcessId 0x438, ActiveProcessLinks
-# 0x440, Pad 0x450 (0x100 bytes), ImageFileName 0x550; KPROCESS.DirectoryTableBase 0x28.
+# (every member naturally aligned): Pcb is a 0x28-byte header, a u64 and 0x400 bytes, so
+# ProcessLock is at 0x430, UniqueProcessId 0x438, ActiveProcessLinks 0x440, Pad 0x450
+# (0x100 bytes), ImageFileName 0x550, PriorityClass 0x55F, ThreadListHead 0x560 (size
+# 0x570); KPROCESS.DirectoryTableBase 0x28. _ETHREAD: Tcb (KTHREAD: a 0x18-byte header,
+# three pointers, 0x40 bytes, KernelStack 0x70, State 0x78, 0x100 bytes: 0x180), Cid 0x180
+# (UniqueThread 0x188), ThreadListEntry 0x190 (size 0x1A0).
 EPROCESS_PDB = Path(__file__).resolve().parent.parent / "fixtures/kernel/eprocess/ntkrnlmp.pdb"
 EPROCESS = {"ActiveProcessLinks": 0x440, "UniqueProcessId": 0x438, "ImageFileName": 0x550,
-            "DirectoryTableBase": 0x28}
+            "DirectoryTableBase": 0x28, "ThreadListHead": 0x560}
+ETHREAD = {"ThreadListEntry": 0x190, "UniqueThread": 0x188, "State": 0x78, "KernelStack": 0x70}
 
 
 def test_eprocess_offsets_from_the_pdb_type_records() -> None:
@@ -278,7 +282,7 @@ def test_eprocess_offsets_from_the_pdb_type_records() -> None:
         ep = struct_layout(pf, "_EPROCESS")
         kp = struct_layout(pf, "_KPROCESS")
     assert ep is not None and kp is not None
-    assert ep.size == 0x560
+    assert ep.size == 0x570
     for name in ("ActiveProcessLinks", "UniqueProcessId", "ImageFileName"):
         assert ep.members[name] == EPROCESS[name]
     assert ep.members["Pcb"] == 0 and kp.members["DirectoryTableBase"] == 0x28
@@ -290,7 +294,9 @@ def test_processes_need_the_kernel_pdb_and_read_with_it(tmp_path: Path) -> None:
     kb = machine(huge=False)
     procs = [(4, "System", 0x1AA000), (812, "svchost.exe", 0x2BB000),
              (4242, "RTCSrv.exe-with-a-long-name", 0x3CC000)]
-    addrs = kb.add_processes(procs, EPROCESS, 0x560)
+    addrs = kb.add_processes(procs, EPROCESS, 0x570)
+    threads = [(0x1A2C, 5, 0xFFFF_D000_3000_1F00), (0x1A30, 2, 0xFFFF_D000_3001_1F00)]
+    eth = kb.add_threads(addrs[2], threads, ETHREAD, 0x1A0, thread_list_head=0x560)
     built = kb.write(tmp_path / "p.dmp", kind="bitmap")
     with dumplib.open(built.path) as d:
         with pytest.raises(KernelTypesMissing, match="PDB"):
@@ -298,6 +304,10 @@ def test_processes_need_the_kernel_pdb_and_read_with_it(tmp_path: Path) -> None:
         got = d.processes(EPROCESS_PDB)  # type: ignore[attr-defined]
     assert [(p.address, p.pid, p.name, p.directory_table_base) for p in got] == [
         (a, pid, name[:15], dtb) for a, (pid, name, dtb) in zip(addrs, procs, strict=True)
+    ]
+    assert [t for p in got[:2] for t in p.threads] == []
+    assert [(t.address, t.pid, t.tid, t.state, t.kernel_stack) for t in got[2].threads] == [
+        (a, 4242, tid, state, ks) for a, (tid, state, ks) in zip(eth, threads, strict=True)
     ]
 
 

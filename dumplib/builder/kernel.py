@@ -276,6 +276,10 @@ class KernelDumpBuilder:
         """
         head = self._pool_alloc(bytes(16))
         addrs = [self._pool_alloc(bytes(size)) for _ in processes]
+        if "ThreadListHead" in layout:  # an empty thread list points at itself
+            for at in addrs:
+                h = at + layout["ThreadListHead"]
+                self.write_virtual(h, struct.pack("<QQ", h, h))
         links = [head] + [a + layout["ActiveProcessLinks"] for a in addrs] + [head]
         for i, ((pid, name, dtb), at) in enumerate(zip(processes, addrs, strict=True)):
             e = bytearray(size)
@@ -284,9 +288,37 @@ class KernelDumpBuilder:
             e[layout["ImageFileName"] : layout["ImageFileName"] + 15] = name.encode()[:15].ljust(
                 15, b"\0")
             struct.pack_into("<Q", e, layout["DirectoryTableBase"], dtb)
+            if "ThreadListHead" in layout:
+                h = at + layout["ThreadListHead"]
+                struct.pack_into("<QQ", e, layout["ThreadListHead"], h, h)
             self.write_virtual(at, bytes(e))
         self.write_virtual(head, struct.pack("<QQ", links[1], links[-2]))
         self.process_head = head
+        return addrs
+
+    def add_threads(
+        self, process: int, threads: Sequence[tuple[int, int, int]], layout: dict[str, int],
+        size: int, *, thread_list_head: int,
+    ) -> list[int]:
+        """Put ETHREAD records on the ThreadListHead of the EPROCESS at ``process``.
+
+        Args:
+            threads: (thread id, KTHREAD.State, KTHREAD.KernelStack) of each.
+            layout: offsets ``ThreadListEntry``, ``UniqueThread`` (Cid's), ``State``,
+                ``KernelStack``.
+            size: sizeof(ETHREAD); thread_list_head: EPROCESS.ThreadListHead's offset.
+        """
+        head = process + thread_list_head
+        addrs = [self._pool_alloc(bytes(size)) for _ in threads]
+        links = [head] + [a + layout["ThreadListEntry"] for a in addrs] + [head]
+        for i, ((tid, state, kstack), at) in enumerate(zip(threads, addrs, strict=True)):
+            e = bytearray(size)
+            struct.pack_into("<QQ", e, layout["ThreadListEntry"], links[i + 2], links[i])
+            struct.pack_into("<Q", e, layout["UniqueThread"], tid)
+            e[layout["State"]] = state
+            struct.pack_into("<Q", e, layout["KernelStack"], kstack)
+            self.write_virtual(at, bytes(e))
+        self.write_virtual(head, struct.pack("<QQ", links[1], links[-2]))
         return addrs
 
     def add_unloaded(self, name: str, start: int, end: int) -> None:
