@@ -108,7 +108,9 @@ class BitmapLayout:
 class TriageLayout:
     """The ``TRIAGE_DUMP`` directory of a small memory dump (all offsets are file offsets).
 
-    Attributes mirror ``TRIAGE_DUMP64``/``TRIAGE_DUMP32`` of ``ntiodump.h``.
+    Attributes mirror ``TRIAGE_DUMP64``/``TRIAGE_DUMP32`` of ``ntiodump.h``. ``top_of_stack``
+    is the bugchecking thread's stack pointer: the writer copies ``size_of_call_stack``
+    bytes from there up to the thread's initial stack.
     """
 
     service_pack_build: int

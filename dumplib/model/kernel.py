@@ -279,15 +279,15 @@ class KernelDumpFile(DumpFile):
         kh = self.kernel_header
         if not tri.data_blocks_count or not tri.data_blocks_offset:
             return []
-        size = 16 if kh.is64 else 12
+        size = 16  # TRIAGE_DATA_BLOCK: ULONG64 Address, ULONG Offset, ULONG Size (both arches)
         count = tri.data_blocks_count
         avail = max(0, (self._src.size - tri.data_blocks_offset) // size)
         if count > avail:
             self.warnings.append(f"triage data blocks: {count} listed, room for {avail}")
             count = avail
         raw = self._src.read(tri.data_blocks_offset, count * size, what="TRIAGE_DATA_BLOCK")
-        fmt = "<QII" if kh.is64 else "<III"
-        return [(a, s, o) for a, o, s in struct.iter_unpack(fmt, raw) if s]
+        mask = (1 << 64) - 1 if kh.is64 else 0xFFFF_FFFF  # x86 addresses are sign-extended
+        return [(a & mask, s, o) for a, o, s in struct.iter_unpack("<QII", raw) if s]
 
     # -- threads and exception ----------------------------------------------------------
 
