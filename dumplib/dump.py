@@ -193,6 +193,16 @@ def _prefix(walker: StackWalker, address: int, size: int) -> bytes:
 class KernelDump(KernelDumpFile, Dump):
     """An opened kernel crash dump: :class:`KernelDumpFile` plus stacks and analysis."""
 
+    def disassemble(
+        self, address: int | None = None, count: int = 10, *, symbols: SymbolsArg = None
+    ) -> list[Instruction]:
+        """Disassemble at ``address``; by default where the bug check says the fault was
+        (parameter 4 of 0xA/0xD1, parameter 2 of the exception bug checks), else at the
+        bugchecking processor's ip."""
+        if address is None:
+            address = self.fault_address
+        return super().disassemble(address, count, symbols=symbols)
+
 
 def open(source: SourceLike | Source) -> Dump:
     """Open a minidump from a path, bytes or a seekable binary file object.

@@ -151,6 +151,9 @@ def test_cli_on_kernel_dump(tmp_path: Path) -> None:
     assert report["bucket"] == "AV_vsepflt!VsepClassifyPacket"
     assert report["bugcheck"]["name"] == "DRIVER_IRQL_NOT_LESS_OR_EQUAL"  # type: ignore[index]
     assert run("map")["bands"]
+    listing = run("disasm")  # by default at the faulting ip bug check 0xD1's parameter 4 names
+    faulting = [i for i in listing["instructions"] if i["fault"]]  # type: ignore[attr-defined]
+    assert [i["address"] for i in faulting] == [built.frames[2][0] - 5]
     out = tmp_path / "rows.jsonl"
     done = subprocess.run(
         [sys.executable, "-m", "dumplib", "triage", built.path, "--jobs", "1", "--out", str(out)],

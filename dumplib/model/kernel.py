@@ -197,6 +197,17 @@ class KernelDumpFile(DumpFile):
         return Bugcheck.of(kh.bugcheck_code, kh.bugcheck_parameters)
 
     @property
+    def fault_address(self) -> int:
+        """Where the bug check says the fault was, else the bugchecking processor's ip."""
+        kh = self.kernel_header
+        code, params = kh.bugcheck_code, kh.bugcheck_parameters
+        if code in (0x0A, 0xD1) and params[3]:
+            return params[3]
+        if code in (0x1E, 0x3B, 0x7E, 0x8E, 0x1000007E, 0x1000008E) and params[1]:
+            return params[1]
+        return self.threads[0].context.ip
+
+    @property
     def dump_type(self) -> DumpType:
         """Kernel dumps carry no MINIDUMP_TYPE flags: always ``DumpType(0)``."""
         return DumpType(0)
