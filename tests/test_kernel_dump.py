@@ -326,3 +326,13 @@ def test_unloaded_drivers_from_mm_unloaded_drivers(tmp_path: Path, tagged: bool)
             assert got == gone
         else:  # an encoded block is not guessed at
             assert got == [] and any("KDBG" in w for w in d.warnings)
+
+
+def test_virtual_regions_and_hexdump(built: BuiltKernelDump) -> None:
+    with dumplib.open(built.path) as d:
+        regions = [(r.start, r.size) for r in d.memory.regions()]
+        for base, size in built.drivers.values():
+            assert (base, size) in regions
+        base = built.drivers["vsepflt.sys"][0]
+        text = str(d.memory.hexdump(base - 0x10, 0x20))
+        assert "?? ??" in text.splitlines()[0] and "4d 5a" in text.splitlines()[1]

@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from dumplib._exc import MemoryNotInDump
 from dumplib.format.kernel import PAGE_SIZE, BitmapLayout
-from dumplib.model.memory import Memory
+from dumplib.model.hexdump import HexDump
+from dumplib.model.memory import Memory, MemoryRegion
 from dumplib.source import Source
 
 __all__ = ["PhysicalMemory", "VirtualMemory"]
@@ -188,6 +189,26 @@ class _PagedMemory(Memory):
                     continue
             segs.append((o, o + e - s, s))
         return segs
+
+    def regions(self) -> Iterator[MemoryRegion]:
+        """Present spans in address order (walks the whole space; no MemoryInfo)."""
+        for fs, fe, va in self._segments(None, None):
+            yield MemoryRegion(va, fe - fs, fs, None)
+
+    def hexdump(self, address: int, size: int = 256, *, width: int = 16) -> HexDump:
+        """A hex view of ``size`` bytes at ``address`` (missing pages shown as ``??``)."""
+        from dumplib.model.hexdump import build_hexdump
+
+        def next_start(a: int) -> int | None:
+            page = (a | 0xFFF) + 1
+            end = address + size
+            while page < end:
+                if self._offset_of(page >> 12) >= 0:
+                    return page
+                page += PAGE_SIZE
+            return None
+
+        return build_hexdump(self.read_available, next_start, address, size, width)
 
     @property
     def ranges(self) -> list[tuple[int, int]]:
