@@ -67,10 +67,34 @@ def _dumplib_open(path: str) -> tuple[int, int]:
         return bc.code, len(d.modules)
 
 
+def _dumplib_open_bugcheck(path: str) -> tuple[int, int]:
+    with dumplib.open(path) as d:
+        bc = d.bugcheck
+        assert bc is not None
+        return bc.code, d.kernel_header.ps_loaded_module_list != 0  # type: ignore[attr-defined]
+
+
 def _kdmp_open(path: str) -> tuple[int, int]:
     assert kdmp_parser is not None
     k = kdmp_parser.KernelDumpParser(path)
     return k.header.BugCheckCode, k.header.PsLoadedModuleList != 0
+
+
+@pytest.mark.parametrize("impl", ["dumplib", "kdmp-parser"])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("size", list(SIZES))
+def test_open_bugcheck(
+    benchmark: BenchmarkFixture, kernel_dump: Callable[[str, str], BuiltKernelDump],
+    size: str, kind: str, impl: str,
+) -> None:
+    """Like for like: open and read the bug check (what kdmp-parser's open gives)."""
+    if impl == "kdmp-parser" and kdmp_parser is None:
+        pytest.skip("ORACLE MISSING: kdmp-parser")
+    built = kernel_dump(size, kind)
+    benchmark.group = f"kernel open+bugcheck {kind} {size}"
+    fn = _dumplib_open_bugcheck if impl == "dumplib" else _kdmp_open
+    code, _ = benchmark(fn, built.path)
+    assert code == 0xD1
 
 
 @pytest.mark.parametrize("impl", ["dumplib", "kdmp-parser"])

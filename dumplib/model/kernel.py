@@ -432,14 +432,18 @@ class KernelDumpFile(DumpFile):
 
             image = PeImage.from_memory(self.memory.read, base, size or None)
             timestamp, checksum = image.timestamp, image.checksum
-            vi = image.version_info
-            if vi is not None and vi.fixed is not None:
-                fv, pv = vi.fixed.file_version, vi.fixed.product_version
-                ffi = FixedFileInfo(
-                    0xFEEF04BD, 0x10000, fv[0] << 16 | fv[1], fv[2] << 16 | fv[3],
-                    pv[0] << 16 | pv[1], pv[2] << 16 | pv[3], 0, 0, 0, 0, 0, 0, 0,
-                )
-                version = fv
+            # Only VS_FIXEDFILEINFO is needed here (the analysis reads the strings when it
+            # wants a vendor): find its signature in the RT_VERSION data, 4-byte aligned.
+            found = image.find_resource(16)
+            if found is not None:
+                data = image.read(found[0], min(found[1], 0x400))
+                at = data.find(b"\xbd\x04\xef\xfe")
+                while at >= 0 and at % 4:
+                    at = data.find(b"\xbd\x04\xef\xfe", at + 1)
+                if at >= 0 and at + 52 <= len(data):
+                    f = struct.unpack_from("<13I", data, at)
+                    ffi = FixedFileInfo(*f)
+                    version = (f[2] >> 16, f[2] & 0xFFFF, f[3] >> 16, f[3] & 0xFFFF)
             cv = image.codeview
             if cv is not None:
                 pdb = (cv.pdb_name, cv.identifier, cv.age)
