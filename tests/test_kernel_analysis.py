@@ -186,3 +186,15 @@ def test_import_directory_matches_pefile() -> None:
               for e in pe.DIRECTORY_ENTRY_IMPORT}
     ours = imports(PeImage.from_file(data))
     assert ours == theirs == wanted
+
+
+@pytest.mark.parametrize(("name", "vendor"), [
+    ("vnetflt.sys", "VMware, Inc."), ("vnetwfp.sys", "VMware, Inc."),
+    ("FireTDI64.sys", "McAfee, Inc."),
+])
+def test_network_filter_driver_positives_by_other_names(name: str, vendor: str) -> None:
+    f = analyze_machine(culprit=name, company=vendor).finding("network-filter-driver")
+    assert f is not None
+    mods = f.evidence["modules"]
+    assert isinstance(mods, list)
+    assert [(m["name"], m["vendor"]) for m in mods] == [(name, vendor)]  # type: ignore[index]
