@@ -58,6 +58,8 @@ from dumplib.source import Source, SourceLike
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from dumplib.model.kernel import Bugcheck
+
 __all__ = ["DumpFile", "DumpWarning"]
 
 T = TypeVar("T")
@@ -153,8 +155,9 @@ class DumpFile:
         return "user"
 
     @property
-    def bugcheck(self) -> object | None:
-        """The bug check of a kernel dump; None for a process dump."""
+    def bugcheck(self) -> Bugcheck | None:
+        """The bug check of a kernel dump (:class:`~dumplib.model.kernel.Bugcheck`); None
+        for a process dump."""
         return None
 
     @property
