@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from dumplib.format.constants import Arch
 from dumplib.model.dump import DumpFile
+from dumplib.model.kernel import KernelDumpFile
 from dumplib.model.objects import Thread
 from dumplib.source import Source, SourceLike
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from dumplib.unwind.frames import Stack
     from dumplib.unwind.walker import StackWalker
 
-__all__ = ["Dump", "open"]
+__all__ = ["Dump", "KernelDump", "open"]
 
 #: Frames walked per thread by default (see dumplib.unwind.walker.DEFAULT_MAX_FRAMES).
 _DEFAULT_MAX_FRAMES = 100_000
@@ -206,6 +207,20 @@ def _prefix(walker: StackWalker, address: int, size: int) -> bytes:
     return b""
 
 
+class KernelDump(KernelDumpFile, Dump):
+    """An opened kernel crash dump: :class:`KernelDumpFile` plus stacks and analysis."""
+
+    def disassemble(
+        self, address: int | None = None, count: int = 10, *, symbols: SymbolsArg = None
+    ) -> list[Instruction]:
+        """Disassemble at ``address``; by default where the bug check says the fault was
+        (parameter 4 of 0xA/0xD1, parameter 2 of the exception bug checks), else at the
+        bugchecking processor's ip."""
+        if address is None:
+            address = self.fault_address
+        return super().disassemble(address, count, symbols=symbols)
+
+
 def open(source: SourceLike | Source) -> Dump:
     """Open a minidump from a path, bytes or a seekable binary file object.
 
@@ -216,4 +231,7 @@ def open(source: SourceLike | Source) -> Dump:
         NotADumpError: the data is not a minidump.
         DumpError: the directory is unusable.
     """
-    return Dump(source)
+    src = source if isinstance(source, Source) else Source.open(source)
+    if src.size >= 8 and src.read(0, 8) in (b"PAGEDU64", b"PAGEDUMP"):
+        return KernelDump(src)
+    return Dump(src)

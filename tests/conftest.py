@@ -31,7 +31,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     skipped = terminalreporter.stats.get("skipped", [])
     if not skipped:
         return
-    terminalreporter.write_sep("!", f"{len(skipped)} TESTS SKIPPED: AN ORACLE IS MISSING", red=True)
+    terminalreporter.write_sep("!", f"{len(skipped)} TESTS SKIPPED: AN ORACLE IS MISSING OR CANNOT READ THE INPUT", red=True)
     seen: set[str] = set()
     for report in skipped:
         longrepr = report.longrepr

@@ -30,6 +30,7 @@ from dumplib.analysis.signatures import (
 )
 from dumplib.builder import DumpBuilder
 from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
+from tests.kernel_helpers import analyze_machine
 
 ROOT = Path(__file__).resolve().parent.parent
 FABNET = ROOT / "fixtures" / "wine" / "casea" / "fabnetinspect.dll"
@@ -43,7 +44,7 @@ WS2_32 = 0x7FF8_5000_0000
 VENDOR = 0x1_8000_0000
 BUILTIN_IDS = {
     "clr-double-io-completion", "hung-stop-network-io", "network-filter-driver",
-    "stack-overflow", "heap-corruption", "out-of-memory",
+    "stack-overflow", "heap-corruption", "out-of-memory", "network-filter-driver-bugcheck",
 }
 
 
@@ -130,9 +131,15 @@ CASES: dict[str, tuple[Case, Case]] = {
         lambda: _analyze(_builder(extra_modules=[r"C:\Windows\System32\sechost.dll"]),
                          {0x10: STOP, 0x14: STOP, 0x18: STOP}),
     ),
+    # Drivers are listed only by kernel dumps: a process dump with a module of that name
+    # (as this test once injected) is a negative, the kernel dump listing it a positive.
     "network-filter-driver": (
+        lambda: analyze_machine(),
         lambda: _analyze(_builder(extra_modules=[r"C:\Windows\System32\drivers\vsepflt.sys"])),
-        lambda: _analyze(_builder(extra_modules=[r"C:\Windows\System32\drivers\tcpip.sys"])),
+    ),
+    "network-filter-driver-bugcheck": (
+        lambda: analyze_machine(),
+        lambda: analyze_machine(caller="ntfs.sys"),
     ),
     "stack-overflow": (
         lambda: _analyze(_crash(0xC00000FD, (1, 0x4F_F000))),

@@ -269,6 +269,15 @@ def analyze(
         report_bucket = bucket(exc, crash_stack, main.name if main else None,
                                _function_start(ctx))
         label = bucket_label(exc, crash_stack, main.name if main else None)
+        bugcheck_report = None
+        summary = _summary(ctx, findings)
+        if dump.kind != "user":
+            from dumplib.analysis.kernel import kernel_report, kernel_summary_line
+
+            # a bug check buckets WinDbg's way (AV_driver!Function): the name is the key
+            crash_stack, report_bucket, bugcheck_report = kernel_report(ctx)
+            label = report_bucket
+            summary = kernel_summary_line(bugcheck_report, findings)
         states = {t.id: t.state for t in ctx.threads}
         return Report(
             findings=findings,
@@ -281,7 +290,8 @@ def analyze(
             crash_stack=crash_stack,
             thread_states=states,
             notes=list(dict.fromkeys(ctx.notes)),
-            summary=_summary(ctx, findings),
+            summary=summary,
+            bugcheck=bugcheck_report,
         )
     finally:
         ctx.close()

@@ -359,6 +359,9 @@ class Report:
         if len(self.notes) > 5:
             lines.append(f"  ... {len(self.notes) - 5} more notes")
         return "\n".join(lines)
+    #: Kernel dumps: the bug check report (code, parameters explained, probably caused by,
+    #: third-party drivers); None for process dumps.
+    bugcheck: dict[str, JsonValue] | None = None
 
     def finding(self, finding_id: str) -> Finding | None:
         """The first finding with this id, or None."""
@@ -406,4 +409,5 @@ class Report:
             "wer": None if self.wer is None else self.wer.to_json(),
             "thread_states": {str(k): v for k, v in self.thread_states.items()},
             "notes": list(self.notes),
+            "bugcheck": self.bugcheck,
         }

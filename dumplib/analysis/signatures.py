@@ -28,6 +28,8 @@ A signature file describes one known problem::
     modules = [{ name = "vsepflt.sys", min_version = "1.0", max_version = "9.8", vendor = "VMw" }]
     unloaded_modules = [{ name = "badhook*.dll" }]       # any listed is enough
     handles = [{ type = "File", name = "(?i)\\\\Device\\\\Afd", min_count = 1 }]
+    dump_kind = ["kernel-*"]                 # kernel dumps: see dumplib.analysis.kernel_match
+    bugcheck_code = [0xD1]                   #   (also: culprit = { third_party = true, ... })
 
     [[match.thread]]                         # each table needs min_count threads (default 1)
     faulting = true                          # the exception's thread (false: any other)
@@ -63,6 +65,12 @@ from typing import Any, TypeVar
 
 from dumplib.analysis.collectors import COLLECTORS
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts
+from dumplib.analysis.kernel_match import (
+    KERNEL_MATCH_KEYS,
+    KernelConditions,
+    eval_kernel,
+    parse_kernel,
+)
 from dumplib.analysis.model import JsonValue
 from dumplib.analysis.patterns import WAIT_STATES
 from dumplib.model.objects import Module, UnloadedModule
@@ -100,7 +108,7 @@ _MATCH_KEYS = {
     "confidence", "process", "exception", "exception_code", "exception_type",
     "faulting_module", "faulting_function", "chance", "module_vendor", "os_build",
     "os_version", "modules", "unloaded_modules", "handles", "thread",
-}
+} | KERNEL_MATCH_KEYS
 _THREAD_KEYS = {
     "faulting", "wait_state", "start_function", "frames", "frames_absent",
     "no_application_frame", "min_age_seconds", "min_count",
@@ -187,6 +195,7 @@ class Match:
     unloaded_modules: tuple[ModuleSpec, ...] = ()
     handles: tuple[HandleSpec, ...] = ()
     threads: tuple[ThreadSpec, ...] = ()
+    kernel: KernelConditions | None = None  # dump_kind, bugcheck_code, culprit
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +448,7 @@ def _match(v: _V, table: Mapping[str, Any], key: str) -> Match:
             _thread_spec(v, t, f"{key}.thread[{i}]")
             for i, t in enumerate(v.tables(table["thread"], f"{key}.thread"))
         ) if "thread" in table else (),
+        kernel=parse_kernel(table, key, v.fail),
     )
 
 
@@ -656,6 +666,11 @@ def _module_matches(
     return hits
 
 
+def _vendor_of(ctx: AnalysisContext, module: Module | UnloadedModule) -> str | None:
+    info = ctx.vendor(module) if isinstance(module, Module) else None
+    return info.company if info is not None else None
+
+
 def _version_json(version: tuple[int, ...] | None) -> JsonValue:
     return ".".join(map(str, version)) if version else None
 
@@ -712,6 +727,11 @@ def _eval(ctx: AnalysisContext, m: Match) -> dict[str, JsonValue] | None:
     dump = ctx.dump
     ev: dict[str, JsonValue] = {}
     exc = ctx.exception
+    if m.kernel is not None:
+        got = eval_kernel(ctx, m.kernel)
+        if got is None:
+            return None
+        ev.update(got)
     if m.process:
         main = dump.modules.main
         if main is None or not any(fnmatch.fnmatchcase(main.name.lower(), p) for p in m.process):
@@ -782,7 +802,8 @@ def _eval(ctx: AnalysisContext, m: Match) -> dict[str, JsonValue] | None:
             for found_mod in _module_matches(ctx, spec, list(dump.modules)):
                 hit_version = found_mod.version if isinstance(found_mod, Module) else None
                 found.append({"name": found_mod.name, "version": _version_json(hit_version),
-                              "path": found_mod.path, "base": found_mod.base})
+                              "path": found_mod.path, "base": found_mod.base,
+                              "vendor": _vendor_of(ctx, found_mod)})
         if not found:
             return None
         ev["modules"] = found

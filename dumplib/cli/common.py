@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dumplib._exc import DumpError
 from dumplib.dump import Dump
+from dumplib.dump import open as open_dump
 from dumplib.model.dump import DumpWarning
 from dumplib.samples import DEFAULT_SAMPLE, SAMPLES, sample_path, sample_symbols
 
@@ -155,7 +156,7 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DumpWarning)  # reported below from dump.warnings
         try:
-            with Dump(path) as dump:
+            with open_dump(path) as dump:
                 doc = body(args, dump, console())
                 notes = list(dump.warnings)
         except UsageError as exc:

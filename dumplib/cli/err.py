@@ -26,10 +26,17 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"dumplib err: error: {exc}\n")
         return EXIT_USAGE
     try:
+        from dumplib.codes import bugchecks
+
         if args.json:
-            emit_json(to_json(code))
+            doc = to_json(code)
+            doc["bugcheck"] = bugchecks.to_json(code) if doc["code"] is not None else None
+            emit_json(doc)
         else:
             sys.stdout.write(format_lookup(code))
+            if 0 <= code <= 0xFFFFFFFF and bugchecks.known(code):
+                sys.stdout.write("# as a bug check (stop) code:\n")
+                sys.stdout.write(bugchecks.format_bugcheck(code))
     except BrokenPipeError:
         return EXIT_OK
     return EXIT_OK

@@ -72,7 +72,10 @@ def info_json(dump: Dump) -> JSON:
     """The document of ``dumplib info --json``."""
     sysinfo = dump.system
     main = dump.modules.main
+    mem = getattr(dump, "physical", None) or dump.memory  # kernel dumps: count physical pages
     return {
+        "kind": dump.kind,
+        "bugcheck": kernel_bugcheck_json(dump),
         "arch": sysinfo.arch.value,
         "os_version": list(sysinfo.os_version),
         "os_name": sysinfo.os_name,
@@ -92,8 +95,8 @@ def info_json(dump: Dump) -> JSON:
                          if any(e.name == "HandleDataStream" for e in dump.streams) else None),
         "dump_type": dump.dump_type_names,
         "file_size": dump.file_size,
-        "memory_ranges": len(dump.memory),
-        "memory_bytes": dump.memory.total_size,
+        "memory_ranges": len(mem),
+        "memory_bytes": mem.total_size,
         "comments": dump.comments,
         "warnings": list(dump.warnings),
     }
@@ -117,6 +120,19 @@ def process_uptime(dump: Dump) -> int | None:
     return int((dump.time - started).total_seconds())
 
 
+def kernel_bugcheck_json(dump: Dump) -> JSON | None:
+    """The bug check of a kernel dump as JSON (None for process dumps)."""
+    bc = dump.bugcheck
+    if bc is None:
+        return None
+    return {
+        "code": getattr(bc, "code", None), "name": getattr(bc, "name", None),
+        "parameters": list(getattr(bc, "parameters", ())),
+        "meaning": getattr(bc, "meaning", ""),
+        "parameter_meanings": list(getattr(bc, "parameter_meanings", ())),
+    }
+
+
 def info_table(dump: Dump) -> Table:
     """A two-column summary of the dump for people (text from the dump shown as data)."""
     from rich.table import Table
@@ -126,21 +142,28 @@ def info_table(dump: Dump) -> Table:
     t.add_column(style="bold cyan", no_wrap=True)
     t.add_column(overflow="fold")
     t.add_row("file", data(dump.name))
-    pid = doc["process_id"]
-    t.add_row("process", data(f"{doc['process_name'] or '?'} (pid "
-                              f"{pid if pid is not None else '?'})"))
+    if doc["kind"] == "user":
+        pid = doc["process_id"]
+        t.add_row("process", data(f"{doc['process_name'] or '?'} (pid "
+                                  f"{pid if pid is not None else '?'})"))
     ver = ".".join(map(str, doc["os_version"]))
     csd = f" {doc['csd_version']}" if doc["csd_version"] else ""
     t.add_row("system", data(f"{doc['os_name']} {ver}{csd}, {doc['arch']}"))
     cpus = doc["cpu_count"]
     t.add_row("cpus", str(cpus) if cpus else "-")
     t.add_row("written", dump.time.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    started = dump.process_create_time
-    if started is not None:
-        t.add_row("started", started.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    t.add_row("uptime", uptime_text(doc["process_uptime"]) if doc["process_uptime"] is not None
-              else "unknown (the dump records no process start time)")
-    t.add_row("dump type", ", ".join(doc["dump_type"]))
+    if doc["kind"] == "user":
+        started = dump.process_create_time
+        if started is not None:
+            t.add_row("started", started.strftime("%Y-%m-%d %H:%M:%S UTC"))
+        t.add_row("uptime", uptime_text(doc["process_uptime"])
+                  if doc["process_uptime"] is not None
+                  else "unknown (the dump records no process start time)")
+    t.add_row("dump type", ", ".join([doc["kind"], *doc["dump_type"]]))
+    bc = doc["bugcheck"]
+    if bc is not None:
+        t.add_row("bug check", data(f"0x{bc['code']:x} {bc['name'] or ''} "
+                                    f"({', '.join(hx(p) for p in bc['parameters'])})"))
     t.add_row("threads", str(doc["thread_count"]))
     t.add_row("modules", str(doc["module_count"]))
     handles = doc["handle_count"]

@@ -146,6 +146,8 @@ def _disasm(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
     if exc is not None:
         ctx = exc.context
         fault_ip = ctx.ip if ctx is not None else exc.address
+    if fault_ip is None and dump.kind != "user":
+        fault_ip = getattr(dump, "fault_address", None)  # kernel dumps: from the bug check
     if args.count < 1:
         raise UsageError("--count must be at least 1")
     address = args.address if args.address is not None else fault_ip

@@ -59,6 +59,8 @@ from dumplib.source import Source, SourceLike
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from dumplib.model.kernel import Bugcheck
+
 __all__ = ["DumpFile", "DumpWarning"]
 
 T = TypeVar("T")
@@ -147,6 +149,17 @@ class DumpFile:
     def file_size(self) -> int:
         """Size of the dump in bytes."""
         return self._src.size
+
+    @property
+    def kind(self) -> str:
+        """``"user"``: a process minidump (kernel dumps say ``"kernel-..."``)."""
+        return "user"
+
+    @property
+    def bugcheck(self) -> Bugcheck | None:
+        """The bug check of a kernel dump (:class:`~dumplib.model.kernel.Bugcheck`); None
+        for a process dump."""
+        return None
 
     @property
     def flags(self) -> int:

@@ -310,7 +310,7 @@ def analyse(
         dumps give a row with ``error`` set; nothing raised by the parser or
         the analysis escapes.
     """
-    from dumplib.dump import Dump
+    from dumplib.dump import open as open_dump
 
     size: int | None = None
     sha: str | None = None
@@ -324,7 +324,7 @@ def analyse(
             _inject_fault(ref)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with Dump(loaded.source) as dump:
+                with open_dump(loaded.source) as dump:
                     return _describe(ref, dump, size, sha, cfg)
     except DumpError as e:
         return error_row(ref, str(e), size=size, sha256=sha, kind=type(e).__name__)
