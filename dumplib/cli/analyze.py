@@ -12,17 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group
-from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
-
-from dumplib.analysis import Report, Signature, SignatureError, analyze, load_signatures
 from dumplib.cli.common import EXIT_USAGE, add_dump_args, run_on_dump
-from dumplib.dump import Dump
+
+if TYPE_CHECKING:  # imported when the command runs, rich for people only (issue #16)
+    from rich.console import Console
+    from rich.text import Text
+
+    from dumplib.analysis import Report, Signature
+    from dumplib.dump import Dump
 
 __all__ = ["register", "render_report", "run"]
 
@@ -32,6 +31,8 @@ def _hx(value: int | None) -> str:
 
 
 def _evidence_lines(evidence: dict[str, Any], width: int = 140) -> Text:
+    from rich.text import Text
+
     text = Text()
     for key, value in evidence.items():
         if isinstance(value, int) and not isinstance(value, bool) and value > 9:
@@ -49,6 +50,12 @@ def _evidence_lines(evidence: dict[str, Any], width: int = 140) -> Text:
 
 def render_report(report: Report, dump: Dump, console: Console) -> None:
     """Print a report for people."""
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     sysinfo = dump.system
     main = dump.modules.main
     head = Table(show_header=False, box=None, pad_edge=False)
@@ -140,6 +147,8 @@ def render_report(report: Report, dump: Dump, console: Console) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate ``--signatures``, then analyze the dump."""
+    from dumplib.analysis import SignatureError, analyze, load_signatures
+
     try:
         sigs: list[Signature] = load_signatures(args.signatures or [])
     except SignatureError as exc:

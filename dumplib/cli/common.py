@@ -14,14 +14,15 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, cast
 
 from dumplib._exc import DumpError
-from dumplib.dump import Dump
-from dumplib.model.dump import DumpWarning
 from dumplib.samples import DEFAULT_SAMPLE, SAMPLES, sample_path, sample_symbols
+
+if TYPE_CHECKING:  # rich and the dump model are imported when a command runs (issue #16)
+    from rich.console import Console
+
+    from dumplib.dump import Dump
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -42,7 +43,7 @@ EXIT_USAGE = 2
 
 #: A command body: gets the parsed arguments, the open dump and a console;
 #: returns the JSON document when ``--json`` was given (else prints and returns None).
-DumpCommand = Callable[[argparse.Namespace, Dump, Console], Any]
+DumpCommand = Callable[[argparse.Namespace, "Dump", "Console"], Any]
 
 
 class UsageError(Exception):
@@ -52,8 +53,23 @@ class UsageError(Exception):
 
 def console() -> Console:
     """A console for human output; wide when stdout is not a terminal."""
+    from rich.console import Console
+
     c = Console(highlight=False)
     return c if c.is_terminal else Console(highlight=False, width=160)
+
+
+class _LazyConsole:
+    """What a command body gets as its console: rich is imported, and the console
+    made, only when the body first uses it, so ``--json`` runs never load rich."""
+
+    def __init__(self) -> None:
+        self._real: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._real is None:
+            self._real = console()
+        return getattr(self._real, name)
 
 
 def emit_json(doc: Any) -> None:
@@ -109,12 +125,15 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
         path = dump_source(args)
     except FileNotFoundError as exc:
         return fail(str(exc))
+    from dumplib.dump import Dump
+    from dumplib.model.dump import DumpWarning
+
     notes: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DumpWarning)  # reported below from dump.warnings
         try:
             with Dump(path) as dump:
-                doc = body(args, dump, console())
+                doc = body(args, dump, cast("Console", _LazyConsole()))
                 notes = list(dump.warnings)
         except UsageError as exc:
             sys.stderr.write(f"dumplib: error: {exc}\n")

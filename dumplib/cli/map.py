@@ -8,12 +8,14 @@ picture draws them.
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from dumplib.cli.common import add_dump_args, fail, run_on_dump
-from dumplib.dump import Dump
+
+if TYPE_CHECKING:  # imported when the command runs (issue #16)
+    from rich.console import Console
+
+    from dumplib.dump import Dump
 
 __all__ = ["layout_json", "register"]
 

@@ -7,14 +7,15 @@ functions here. JSON values keep integers as integers (no hex strings).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from dumplib._exc import DumpError
 from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.model.dump import DumpFile as Dump
 from dumplib.model.objects import ExceptionInfo, Module, Thread
+
+if TYPE_CHECKING:  # rich is imported by the *_table functions only (issue #16)
+    from rich.table import Table
 
 __all__ = [
     "exception_json",
@@ -90,6 +91,8 @@ def info_json(dump: Dump) -> JSON:
 
 def info_table(dump: Dump) -> Table:
     """A two-column summary of the dump for people."""
+    from rich.table import Table
+
     doc = info_json(dump)
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold cyan")
@@ -155,6 +158,8 @@ def threads_json(dump: Dump) -> list[JSON]:
 
 def threads_table(dump: Dump) -> Table:
     """Threads with their ip, module and stack for people."""
+    from rich.table import Table
+
     t = Table(title=f"{len(dump.threads)} threads")
     for col in ("", "id", "name", "ip", "module", "sp", "stack"):
         t.add_column(col, no_wrap=True)
@@ -215,6 +220,8 @@ def unloaded_json(dump: Dump) -> list[JSON]:
 
 def modules_table(dump: Dump, details: dict[int, JSON] | None = None) -> Table:
     """Loaded (and unloaded) modules for people, with vendor and symbols when known."""
+    from rich.table import Table
+
     details = details or {}
     t = Table(title=f"{len(dump.modules)} modules")
     for col in ("base", "end", "name", "version", "vendor", "timestamp", "pdb", "symbols"):
@@ -260,6 +267,8 @@ def _module_name(dump: Dump, address: int) -> str | None:
 
 def memory_table(dump: Dump, limit: int | None = None) -> Table:
     """Captured memory ranges for people (at most ``limit`` rows)."""
+    from rich.table import Table
+
     rows = memory_json(dump)
     title = f"{len(rows)} memory ranges, {dump.memory.total_size:,} bytes"
     t = Table(title=title)
@@ -290,6 +299,8 @@ def streams_json(dump: Dump) -> list[JSON]:
 
 def streams_table(dump: Dump) -> Table:
     """The stream directory for people."""
+    from rich.table import Table
+
     t = Table(title=f"{len(dump.streams)} streams")
     for col in ("#", "type", "name", "offset", "size"):
         t.add_column(col, no_wrap=True)

@@ -12,16 +12,17 @@ sentence saying what it did ("write to [rdx] with rdx = 0x0 -> address 0x0").
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from dumplib.cli.common import UsageError, add_dump_args, run_on_dump
-from dumplib.dump import Dump
-from dumplib.unwind.disasm import FaultExplanation, Instruction, disassemble_around
-from dumplib.unwind.frames import Frame, Stack
+
+if TYPE_CHECKING:  # imported when a command runs: rich for tables only (issue #16)
+    from rich.console import Console
+    from rich.table import Table
+
+    from dumplib.dump import Dump
+    from dumplib.unwind.disasm import FaultExplanation, Instruction
+    from dumplib.unwind.frames import Frame, Stack
 
 __all__ = ["frame_json", "register", "stack_json", "stack_table"]
 
@@ -53,6 +54,9 @@ def stack_json(stack: Stack) -> dict[str, Any]:
 
 def stack_table(stack: Stack, title: str) -> Table:
     """A table of one stack for people."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=Text(title), title_justify="left")
     for col in ("#", "ip", "sp", "location", "trust"):
         table.add_column(col, justify="right" if col == "#" else "left",
@@ -122,6 +126,8 @@ def _explanation_json(why: FaultExplanation | None) -> dict[str, Any] | None:
 
 
 def _disasm(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    from dumplib.unwind.disasm import disassemble_around
+
     walker = dump.stack_walker(args.symbols)
     fault_ip: int | None = None
     why: FaultExplanation | None = None

@@ -14,13 +14,19 @@ import importlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from dumplib._exc import DumpError
 from dumplib.cli.common import EXIT_OK, EXIT_USAGE, console, emit_json, fail
-from dumplib.triage import DEFAULT_TIMEOUT, BucketSummary, TriageResult, WorkerStartError, triage
+
+if TYPE_CHECKING:  # imported when the command runs (issue #16)
+    from rich.table import Table
+
+    from dumplib.triage import BucketSummary, TriageResult
+
+#: ``dumplib.triage.DEFAULT_TIMEOUT``, repeated here so that building the parser
+#: does not import the process pool (tests/test_startup.py checks they agree).
+DEFAULT_TIMEOUT = 120.0
 
 __all__ = ["EXIT_INTERRUPTED", "register", "summary_json", "summary_table"]
 
@@ -41,6 +47,8 @@ def _few(items: tuple[str, ...], n: int = 3) -> str:
 
 def summary_table(result: TriageResult, buckets: list[BucketSummary]) -> Table:
     """The bucket summary as a rich table."""
+    from rich.table import Table
+
     title = (f"{len(result)} dumps, {len(buckets)} buckets "
              f"({result.analysed} analysed, {result.skipped} already known, "
              f"{result.errors} unreadable)")
@@ -101,6 +109,8 @@ def _client(address: str) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from dumplib.triage import WorkerStartError, triage
+
     client = None
     if args.dask:
         try:

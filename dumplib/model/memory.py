@@ -16,13 +16,14 @@ import mmap
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:  # hexdump and the process pool load on first use (issue #16)
+    from dumplib.model.hexdump import HexDump
+
 from dumplib._exc import MemoryNotInDump
 from dumplib.format.records import MemoryInfo
-from dumplib.model.hexdump import HexDump, build_hexdump
 from dumplib.model.tables import regions_dataframe
 from dumplib.source import Source
 
@@ -344,6 +345,8 @@ class Memory:
             i = bisect.bisect_right(self._starts, a)
             return self._starts[i] if i < len(self._starts) else None
 
+        from dumplib.model.hexdump import build_hexdump
+
         return build_hexdump(self.read_available, next_start, address, size, width)
 
     def to_dataframe(self) -> pandas.DataFrame:
@@ -455,6 +458,8 @@ class Memory:
                 if used >= share and w < workers - 1:
                     w, used = w + 1, 0
         found: set[int] = set()
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [
                 pool.submit(_find_in_file, self._src.path, pattern, job) for job in jobs if job

@@ -10,7 +10,6 @@ Two samples are bundled:
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 __all__ = ["DEFAULT_SAMPLE", "SAMPLES", "sample_path", "sample_symbols"]
@@ -22,6 +21,8 @@ SAMPLES = ("caseb", "test.dmp")
 
 
 def _root() -> Path:
+    from importlib import resources  # not at import time: ``dumplib --help`` stays quick
+
     return Path(str(resources.files(__name__)))
 
 
