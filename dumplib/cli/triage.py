@@ -108,8 +108,16 @@ def _client(address: str) -> Any:
     return distributed.Client(address, timeout="30s")
 
 
+def triage(*args: Any, **kwargs: Any) -> TriageResult:
+    """:func:`dumplib.triage.triage`, imported when the command runs (the process
+    pool is not needed to build the parser)."""
+    from dumplib.triage import triage as run_triage
+
+    return run_triage(*args, **kwargs)
+
+
 def _run(args: argparse.Namespace) -> int:
-    from dumplib.triage import WorkerStartError, triage
+    from dumplib.triage import WorkerStartError
 
     client = None
     if args.dask:
