@@ -10,7 +10,10 @@ Two samples are bundled:
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib loads when a sample is asked for, not at ``dumplib --help``
+    from pathlib import Path
 
 __all__ = ["DEFAULT_SAMPLE", "SAMPLES", "sample_path", "sample_symbols"]
 
@@ -22,6 +25,7 @@ SAMPLES = ("caseb", "test.dmp")
 
 def _root() -> Path:
     from importlib import resources  # not at import time: ``dumplib --help`` stays quick
+    from pathlib import Path
 
     return Path(str(resources.files(__name__)))
 
