@@ -41,9 +41,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, bytes]:
-    """Wall time of one run of ``cmd`` and its stdout."""
+    """Wall time of one run of ``cmd`` and its stdout (a ``PYTHONPATH=TREE`` prefix runs
+    it in that tree: for ``-c`` and ``-m`` the working directory comes first on sys.path)."""
+    cwd = ROOT
+    if cmd[0].startswith("PYTHONPATH="):
+        cwd = Path(cmd[0].split("=", 1)[1])
+        env = {**env, "PYTHONPATH": str(cwd)}
+        cmd = cmd[1:]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
@@ -76,6 +82,9 @@ def main() -> int:
     """Build the dumps, time the commands, print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--compare", metavar="TREE",
+                    help="another dumplib source tree (e.g. `git worktree add /tmp/old OLD`): "
+                         "its import/info/stack rows are timed in the same rounds")
     args = ap.parse_args()
     from benches.bench_unwind import build_walk_dump
 
@@ -101,6 +110,11 @@ def main() -> int:
             "`dumplib stack --all --json` wine caseb-full": [
                 py, "-m", "dumplib", "stack", "--all", "--json", str(caseb)],
         }
+        if args.compare:
+            old = f"PYTHONPATH={os.path.abspath(args.compare)}"
+            for name, cmd in list(commands.items())[1:]:
+                if "dumplib" in name:
+                    commands[f"{name}, --compare tree"] = [old, *cmd]
         if lldb:
             commands["`lldb-19 -b -o 'bt all'` 200-thread synthetic"] = [
                 lldb, "--no-lldbinit", "-c", str(synth.path), "-b", "-o", "bt all"]
