@@ -11,7 +11,6 @@ stream's own declared size raises :class:`~dumplib.CorruptDumpError`.
 from __future__ import annotations
 
 import struct
-import uuid
 from typing import Any
 
 from dumplib._exc import CorruptDumpError, NotADumpError, TruncatedError
@@ -254,6 +253,8 @@ def _decode_codeview(data: bytes) -> CodeViewRecord | None:
     if len(data) >= L.CODEVIEW_RSDS.size and data[:4] == b"RSDS":
         _, guid, age = L.CODEVIEW_RSDS.unpack_from(data)
         name = data[L.CODEVIEW_RSDS.size :].split(b"\0", 1)[0].decode("utf-8", "replace")
+        import uuid  # ~2 ms at start-up, needed only here
+
         return CodeViewPdb70(uuid.UUID(bytes_le=guid), age, name)
     if len(data) >= L.CODEVIEW_NB10.size and data[:4] == b"NB10":
         _, offset, sig, age = L.CODEVIEW_NB10.unpack_from(data)
