@@ -60,6 +60,7 @@ __all__ = [
     "parse_memory64_list",
     "parse_memory_info_list",
     "parse_memory_list",
+    "parse_memory_list_ranges",
     "parse_misc_info",
     "parse_module_list",
     "parse_process_vm_counters",
@@ -351,6 +352,17 @@ def parse_memory_list(
     count, header = _simple_list_header(src, entry, L.MEMORY_DESCRIPTOR.size)
     view, _ = _list_entries(src, entry, header, count, L.MEMORY_DESCRIPTOR.size, warnings)
     return [MemoryDescriptor(*f) for f in L.MEMORY_DESCRIPTOR.iter_unpack(view)]
+
+
+def parse_memory_list_ranges(
+    src: Source, entry: DirectoryEntry, warnings: Warnings
+) -> list[tuple[int, int, int]]:
+    """MemoryListStream as raw ``(StartOfMemoryRange, DataSize, Rva)`` tuples: what
+    :func:`parse_memory_list` decodes, without a record per range (the memory
+    index of a dump with thousands of ranges is built from these)."""
+    count, header = _simple_list_header(src, entry, L.MEMORY_DESCRIPTOR.size)
+    view, _ = _list_entries(src, entry, header, count, L.MEMORY_DESCRIPTOR.size, warnings)
+    return list(L.MEMORY_DESCRIPTOR.iter_unpack(view))
 
 
 def parse_memory64_list(

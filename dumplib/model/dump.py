@@ -422,8 +422,7 @@ class DumpFile:
         ranges: list[tuple[int, int, int]] = []
         e32 = self._first.get(StreamType.MemoryListStream)
         if e32 is not None:
-            for d in P.parse_memory_list(self._src, e32, self.warnings):
-                ranges.append((d.start_of_memory_range, d.data_size, d.rva))
+            ranges.extend(P.parse_memory_list_ranges(self._src, e32, self.warnings))
         e64 = self._first.get(StreamType.Memory64ListStream)
         if e64 is not None:
             base_rva, descs = P.parse_memory64_list(self._src, e64, self.warnings)
