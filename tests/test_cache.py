@@ -142,3 +142,42 @@ def test_disabled_cache_writes_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     assert PeImage.from_file(SYSTEM / "ntdll.dll").exports is not None
     assert not (tmp_path / "c").exists()
     shutil.rmtree(tmp_path / "c", ignore_errors=True)
+
+
+PDB = Path(__file__).resolve().parents[1] / "fixtures" / "wine" / "cppexc" / "cppexc.pdb"
+
+
+def _publics(path: Path) -> list[tuple[int, str, str, bool]]:
+    from dumplib.pdb import PdbFile
+
+    with PdbFile.open(path) as pdb:
+        return [(p.rva, p.name, p.decorated_name, p.is_function) for p in pdb.publics]
+
+
+def test_pdb_publics_through_the_cache_equal_a_fresh_parse(
+        cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUMPLIB_NO_CACHE", "1")
+    fresh = _publics(PDB)
+    monkeypatch.delenv("DUMPLIB_NO_CACHE")
+    assert _publics(PDB) == fresh  # miss: parsed and stored
+    entries = list((cache_root / "publics").glob("*.json"))
+    assert len(entries) == 1
+    assert _publics(PDB) == fresh  # hit
+    assert any(name != decorated for _, name, decorated, _ in fresh)  # undecorated names kept
+    entries[0].write_text("[[1, 2]]")  # well-formed JSON, wrong shape: a miss
+    assert _publics(PDB) == fresh
+    assert json.loads(entries[0].read_text())["value"][0] == list(fresh[0])
+
+
+def test_a_changed_pdb_with_the_same_identity_is_not_served_stale(
+        cache_root: Path, tmp_path: Path) -> None:
+    fresh = _publics(PDB)
+    victim = next(d for _, _, d, _ in fresh if len(d) > 8 and d.isidentifier())
+    data = bytearray(PDB.read_bytes())
+    at = data.find(victim.encode() + b"\0")
+    assert at > 0
+    data[at] = ord("Q")  # GUID, age and size unchanged
+    changed = tmp_path / "changed.pdb"
+    changed.write_bytes(bytes(data))
+    names = {d for _, _, d, _ in _publics(changed)}
+    assert "Q" + victim[1:] in names and victim not in names
