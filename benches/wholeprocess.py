@@ -20,7 +20,9 @@ Dumps: ``dumplib/samples/test.dmp`` (11 KB, breakpad x86), the 200-thread
 full-memory AMD64 dump of ``benches/bench_unwind.py`` (a synthetic PE32+ image
 with real prologs and .pdata, 10,065 frames known by construction, 264 MB) and
 the wine full dump ``fixtures/wine/caseb/caseb-full.dmp.xz`` (decompressed to
-a temporary directory).
+a temporary directory), and ``wine-200.dmp``: that dump's real memory and
+images with 200 threads, each a copy of one of its two real threads
+(:func:`build_wine_threads`; 1,300 frames through wine's own code).
 """
 
 from __future__ import annotations
@@ -69,6 +71,35 @@ def measure(commands: dict[str, list[str]], rounds: int,
     return times
 
 
+def build_wine_threads(source: Path, target: Path, threads: int = 200) -> int:
+    """A full-memory dump with the real memory, images and modules of the wine dump
+    ``source`` and ``threads`` threads, each a copy of one of its threads (real
+    contexts on real stacks through wine's ntdll/kernel32 code); returns the
+    frames dumplib walks in it."""
+    import dumplib
+    from dumplib.builder import DumpBuilder
+
+    raw = source.read_bytes()
+    with dumplib.open(source) as d:
+        b = DumpBuilder("amd64", full_memory=True, stack_rva_mode="wine")
+        for m in d.modules:
+            r = m.raw
+            b.add_module(r.module_name, base=r.base_of_image, size=r.size_of_image,
+                         time_date_stamp=r.time_date_stamp, checksum=r.checksum,
+                         cv_record=r.cv_record or None)
+        for region in d.memory.regions():
+            b.add_memory(region.start, d.memory.read(region.start, region.size))
+        originals = list(d.threads)
+        for i in range(threads):
+            t = originals[i % len(originals)]
+            loc = t.raw.thread_context
+            b.add_thread(0x1000 + 4 * i, context=raw[loc.rva : loc.rva + loc.data_size],
+                         teb=t.teb)
+        frames_each = [len(d.stack(t.id, from_exception=False).frames) for t in originals]
+    b.write(target)
+    return sum(frames_each[i % len(originals)] for i in range(threads))
+
+
 def bench_env(pycache: str) -> dict[str, str]:
     """The environment of the measured processes: bytecode cached under ``pycache``."""
     env = dict(os.environ)
@@ -98,6 +129,9 @@ def main() -> int:
         with lzma.open(ROOT / "fixtures/wine/caseb/caseb-full.dmp.xz") as src, \
                 caseb.open("wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
+        wine200 = Path(tmp) / "wine-200.dmp"
+        wine_frames = build_wine_threads(caseb, wine200)
+        print(f"wine-200.dmp: 200 threads, {wine_frames} frames expected", file=sys.stderr)
         commands: dict[str, list[str]] = {
             "bare interpreter (`python -c pass`)": [py, "-c", "pass"],
             "`python -c 'import dumplib'`": [py, "-c", "import dumplib"],
@@ -109,6 +143,8 @@ def main() -> int:
                 py, "-m", "dumplib", "stack", "--all", "--json", str(synth.path)],
             "`dumplib stack --all --json` wine caseb-full": [
                 py, "-m", "dumplib", "stack", "--all", "--json", str(caseb)],
+            "`dumplib stack --all --json` wine 200 threads": [
+                py, "-m", "dumplib", "stack", "--all", "--json", str(wine200)],
         }
         if args.compare:
             old = f"PYTHONPATH={os.path.abspath(args.compare)}"
@@ -120,6 +156,8 @@ def main() -> int:
                 lldb, "--no-lldbinit", "-c", str(synth.path), "-b", "-o", "bt all"]
             commands["`lldb-19 -b -o 'bt all'` wine caseb-full"] = [
                 lldb, "--no-lldbinit", "-c", str(caseb), "-b", "-o", "bt all"]
+            commands["`lldb-19 -b -o 'bt all'` wine 200 threads"] = [
+                lldb, "--no-lldbinit", "-c", str(wine200), "-b", "-o", "bt all"]
         else:
             print("WARNING: lldb-19 is not installed; no lldb comparison", file=sys.stderr)
         frames = {}
