@@ -111,6 +111,35 @@ def test_walk_wine_full_dump_cold(benchmark: BenchmarkFixture, caseb_full: Path)
               f"{frames / stats.min:,.0f} frames/s; {_load()}")
 
 
+@pytest.fixture(scope="module")
+def wine_200(caseb_full: Path) -> tuple[Path, int]:
+    from benches.wholeprocess import build_wine_threads
+
+    path = caseb_full.with_name("wine-200.dmp")
+    return path, build_wine_threads(caseb_full, path)
+
+
+def test_walk_wine_200_threads_cold(benchmark: BenchmarkFixture,
+                                    wine_200: tuple[Path, int]) -> None:
+    """caseb-full's real memory and images with 200 threads copied from its two:
+    the walker's cold frames/s on real code (no symbol files: images from the dump)."""
+    benchmark.group = "cold walk, wine 200 threads"
+    path, expected = wine_200
+
+    def run() -> int:
+        with dumplib.open(path) as d:
+            return sum(len(s.frames) for s in d.stacks())
+
+    frames: int = benchmark.pedantic(run, rounds=5, iterations=1,  # type: ignore[no-untyped-call]
+                                     warmup_rounds=1)
+    assert frames == expected
+    stats = benchmark.stats.stats if benchmark.stats is not None else None
+    if stats is not None and stats.min:
+        benchmark.extra_info["frames_per_second"] = round(frames / stats.min)
+        print(f"\ncold walk wine 200 threads: {frames} frames in {stats.min * 1e3:.1f} ms = "
+              f"{frames / stats.min:,.0f} frames/s; {_load()}")
+
+
 def _synthetic_variant(path: Path, seed: int) -> None:
     """A dump with bench_unwind's real-code image and 8 threads of 20-80 frames."""
     image = build_image(FUNCTIONS, BASE, name="server.dll")
@@ -199,7 +228,8 @@ def test_triage_real_corpus_warm(benchmark: BenchmarkFixture,
     assert len(list(pool.run(refs[: 2 * jobs]))) == 2 * jobs
     benchmark.group = f"triage {count} real dumps with symbols, warm pool"
     t0 = time.perf_counter()
-    done = benchmark.pedantic(lambda: sum(1 for _ in pool.run(refs)), rounds=2, iterations=1)
+    done = benchmark.pedantic(  # type: ignore[no-untyped-call]
+        lambda: sum(1 for _ in pool.run(refs)), rounds=2, iterations=1)
     assert done == count and time.perf_counter() > t0
     best = benchmark.stats.stats.min if benchmark.stats else 0.0
     if best:
