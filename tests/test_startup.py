@@ -76,7 +76,8 @@ def _cli(args: str) -> str:
 
 
 @pytest.mark.parametrize("command", [f"info --json {SAMPLE}", f"threads --json {SAMPLE}",
-                                     f"stack --all --json {SAMPLE}", "err --json 0xC0000005"])
+                                     f"stack --all --json {SAMPLE}", "err --json 0xC0000005",
+                                     f"map --json {SAMPLE}", f"modules --json {SAMPLE}"])
 def test_json_commands_do_not_load_rich(command: str) -> None:
     mods = _top(_loaded_after(_cli(command)))
     assert "rich" not in mods

@@ -30,9 +30,7 @@ from typing import TYPE_CHECKING, Any
 from dumplib.model.dump import DumpFile
 from dumplib.model.hexdump import HexDump
 from dumplib.model.memory import Memory
-from dumplib.views import console as _console
 from dumplib.views import html as _html
-from dumplib.views.console import renderable, text
 from dumplib.views.html import html
 
 if TYPE_CHECKING:
@@ -41,6 +39,35 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from dumplib.model.objects import Module
+
+
+def _console() -> Any:
+    """:mod:`dumplib.views.console`, imported on first use: rich loads only when a
+    console view is made (``dumplib map --json`` reaches this package and must not
+    load it; issue #16)."""
+    from dumplib.views import console
+
+    return console
+
+
+def renderable(obj: object) -> RenderableType:
+    """A rich renderable for any object :func:`html` supports
+    (:func:`dumplib.views.console.renderable`).
+
+    Raises:
+        TypeError: nothing renders this object.
+    """
+    from dumplib.views.console import renderable as make
+
+    return make(obj)
+
+
+def text(obj: object, width: int = 120) -> str:
+    """The console view of ``obj`` as plain text (:func:`dumplib.views.console.text`)."""
+    from dumplib.views.console import text as render
+
+    return render(obj, width)
+
 
 __all__ = [
     "View",
@@ -98,7 +125,7 @@ class View:
 
 def summary(dump: DumpFile) -> View:
     """The summary card of a dump (what ``dump`` itself shows in Jupyter)."""
-    return View(lambda: _html.dump_html(dump), lambda: _console.dump_renderable(dump))
+    return View(lambda: _html.dump_html(dump), lambda: _console().dump_renderable(dump))
 
 
 def threads(dump: DumpFile) -> View:
@@ -107,7 +134,7 @@ def threads(dump: DumpFile) -> View:
     faulting = exc.thread_id if exc is not None else None
     return View(
         lambda: _html.threads_html(dump.threads, modules=dump.modules, faulting=faulting),
-        lambda: _console.threads_renderable(dump.threads, modules=dump.modules,
+        lambda: _console().threads_renderable(dump.threads, modules=dump.modules,
                                             faulting=faulting),
     )
 
@@ -126,7 +153,7 @@ def modules(dump: DumpFile, symbols: Sequence[str | os.PathLike[str]] | None = N
     details = module_details(dump, [os.fspath(s) for s in symbols or ()])  # type: ignore[arg-type]
     mods: list[Module] = list(dump.modules)
     return View(lambda: _html.modules_html(mods, details),
-                lambda: _console.modules_renderable(mods, details))
+                lambda: _console().modules_renderable(mods, details))
 
 
 def memory(dump: DumpFile, limit: int | None = 200) -> View:
@@ -139,7 +166,7 @@ def memory(dump: DumpFile, limit: int | None = 200) -> View:
     regions = list(dump.memory.regions())
     return View(
         lambda: _html.memory_html(regions, modules=dump.modules, limit=limit),
-        lambda: _console.memory_renderable(regions, modules=dump.modules, limit=limit),
+        lambda: _console().memory_renderable(regions, modules=dump.modules, limit=limit),
     )
 
 
@@ -169,7 +196,7 @@ def hexdump(
         view = mem.hexdump(address, size)
     marks = list(highlight)
     return View(lambda: _html.hexdump_html(view, highlight=marks),
-                lambda: _console.hexdump_renderable(view))
+                lambda: _console().hexdump_renderable(view))
 
 
 def show(obj: object) -> None:
