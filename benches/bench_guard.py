@@ -8,7 +8,11 @@ machine in the same run, so a loaded or slow CI machine slows both sides:
 * ``Memory.find`` against ``mmap.find`` over the same file: the wine full dump
   ``caseb-full`` (real, non-zero contents, 104 MB);
 * open + threads + modules + exception against the ``minidump`` package on a
-  200-thread, 4,000-range dump from ``build_large_dump``.
+  200-thread, 4,000-range dump from ``build_large_dump``;
+* ``dumplib stack --all --json`` against ``lldb-19 -b -o "bt all"`` (whole
+  processes) on caseb-full's memory and images with 200 threads
+  (``benches/wholeprocess.py``), when lldb-19 is installed (a loud skip
+  otherwise).
 
 A check fails when its ratio is more than :data:`LIMIT` times its baseline
 (the ratio measured when the guard was written, below). Times are the minimum
@@ -52,6 +56,7 @@ BASELINE = {
     "dumplib info --json / bare interpreter": 6.5,
     "Memory.find / mmap.find (caseb-full)": 1.0,
     "open+threads+modules+exception / minidump package": 0.03,
+    "dumplib stack --all --json / lldb-19 bt all (wine 200 threads)": 1.0,
 }
 
 logging.getLogger().setLevel(logging.CRITICAL)  # minidump logs PEB errors on synthetic dumps
@@ -171,6 +176,35 @@ def test_open_against_minidump_package(large_dump: Callable[[str], LargeDump]) -
         return t["dumplib"] / t["minidump"]
 
     _check("open+threads+modules+exception / minidump package", ratio)
+
+
+def test_stack_against_lldb(caseb_full: Path, pycache_env: dict[str, str]) -> None:
+    lldb = shutil.which("lldb-19") or shutil.which("lldb")
+    if lldb is None:
+        print("WARNING: lldb-19 not installed: the stack-vs-lldb guard did not run",
+              file=sys.stderr)
+        pytest.skip("lldb-19 is not installed")
+    from benches.wholeprocess import build_wine_threads
+
+    dump = caseb_full.with_name("wine-200.dmp")
+    build_wine_threads(caseb_full, dump)
+
+    def run(cmd: list[str]) -> Callable[[], object]:
+        return lambda: subprocess.run(cmd, cwd=ROOT, env=pycache_env, check=True,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    fns = {
+        "dumplib": run([sys.executable, "-m", "dumplib", "stack", "--all", "--json", str(dump)]),
+        "lldb": run([lldb, "--no-lldbinit", "-c", str(dump), "-b", "-o", "bt all"]),
+    }
+    for fn in fns.values():
+        fn()
+
+    def ratio() -> float:
+        t = _min_times(fns, 5)
+        return t["dumplib"] / t["lldb"]
+
+    _check("dumplib stack --all --json / lldb-19 bt all (wine 200 threads)", ratio)
 
 
 def test_the_guard_can_fail() -> None:
