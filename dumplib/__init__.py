@@ -82,8 +82,8 @@ def __getattr__(name: str) -> object:
     if module is None:
         raise AttributeError(f"module 'dumplib' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
-    # ``dumplib.triage`` is both a subpackage and a function: importing the
-    # subpackage sets the attribute to the module, so set the public value last.
+    # Cached in the module dict directly (not through _PackageModule.__setattr__,
+    # which keeps the subpackage ``dumplib.triage`` from replacing the function).
     globals()[name] = value
     return value
 
