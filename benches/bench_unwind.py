@@ -65,8 +65,8 @@ class Built:
         self.frames = frames
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def build_walk_dump(path: Path) -> Built:
+    """Write the 200-thread dump to ``path`` (also used by ``benches/wholeprocess.py``)."""
     image = build_image(FUNCTIONS, BASE, name="server.dll")
     rng = random.Random(2024)
     b = DumpBuilder("amd64", full_memory=True, stack_rva_mode="wine")
@@ -86,9 +86,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         start, data = sim.stack_bytes()
         b.add_thread(0x100 + 4 * i, context=ctx, stack=data, stack_start=start)
         frames += len(sim.expected())
-    path = tmp_path_factory.mktemp("bench-unwind") / "server-200.dmp"
     b.write(path)
-    yield Built(path, frames)
+    return Built(path, frames)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    yield build_walk_dump(tmp_path_factory.mktemp("bench-unwind") / "server-200.dmp")
 
 
 def _walk(path: Path) -> int:

@@ -6,7 +6,8 @@ Open a dump with :func:`open`; everything else hangs off the returned
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+import types
 
 from dumplib._exc import (
     CorruptDumpError,
@@ -16,44 +17,102 @@ from dumplib._exc import (
     SourceError,
     TruncatedError,
 )
-from dumplib.dump import Dump, open
-from dumplib.format.constants import Arch, DumpType, ExceptionCode, StreamType
-from dumplib.format.context import Context
-from dumplib.model.dump import DumpFile, DumpWarning
-from dumplib.model.memory import Memory, MemoryRegion
-from dumplib.model.objects import (
-    ExceptionInfo,
-    Module,
-    ModuleList,
-    System,
-    Thread,
-    ThreadList,
-    UnloadedModule,
-)
-from dumplib.triage.rows import TriageRow
-from dumplib.triage.run import TriageResult, triage
+
+#: ``typing.TYPE_CHECKING`` without importing typing (~9 ms at start-up); mypy
+#: treats any name ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from dumplib import shell
     from dumplib.analysis import Finding, Report, analyze
+    from dumplib.dump import Dump, open
+    from dumplib.format.constants import Arch, DumpType, ExceptionCode, StreamType
+    from dumplib.format.context import Context
+    from dumplib.model.dump import DumpFile, DumpWarning
+    from dumplib.model.memory import Memory, MemoryRegion
+    from dumplib.model.objects import (
+        ExceptionInfo,
+        Module,
+        ModuleList,
+        System,
+        Thread,
+        ThreadList,
+        UnloadedModule,
+    )
     from dumplib.stackwalk import stackwalk_json
+    from dumplib.triage.rows import TriageRow
+    from dumplib.triage.run import TriageResult, triage
 
 __version__ = "0.1.0"
 
-#: Names imported on first use, so ``import dumplib`` stays cheap.
-_LAZY = {"analyze": "dumplib.analysis", "Finding": "dumplib.analysis", "Report": "dumplib.analysis"}
-_LAZY["stackwalk_json"] = "dumplib.stackwalk"
+#: Public names imported on first use, so ``import dumplib`` costs next to
+#: nothing: ``dumplib.open`` loads the format and model layers, ``dumplib.triage``
+#: the triage layer, ``dumplib.analyze`` the analysis layer (issue #16).
+_LAZY = {
+    "Dump": "dumplib.dump",
+    "open": "dumplib.dump",
+    "Arch": "dumplib.format.constants",
+    "DumpType": "dumplib.format.constants",
+    "ExceptionCode": "dumplib.format.constants",
+    "StreamType": "dumplib.format.constants",
+    "Context": "dumplib.format.context",
+    "DumpFile": "dumplib.model.dump",
+    "DumpWarning": "dumplib.model.dump",
+    "Memory": "dumplib.model.memory",
+    "MemoryRegion": "dumplib.model.memory",
+    "ExceptionInfo": "dumplib.model.objects",
+    "Module": "dumplib.model.objects",
+    "ModuleList": "dumplib.model.objects",
+    "System": "dumplib.model.objects",
+    "Thread": "dumplib.model.objects",
+    "ThreadList": "dumplib.model.objects",
+    "UnloadedModule": "dumplib.model.objects",
+    "TriageRow": "dumplib.triage.rows",
+    "TriageResult": "dumplib.triage.run",
+    "triage": "dumplib.triage.run",
+    "analyze": "dumplib.analysis",
+    "Finding": "dumplib.analysis",
+    "Report": "dumplib.analysis",
+    "stackwalk_json": "dumplib.stackwalk",
+}
+#: Subpackages reachable as attributes after a plain ``import dumplib``
+#: (``dumplib.shell.run(dump, "kv")``), imported on first use.
+_SUBPACKAGES = {"shell": "dumplib.shell"}
 
 
 def __getattr__(name: str) -> object:
-    """Import the analysis layer on first use of ``dumplib.analyze``/``Finding``/``Report``."""
+    """Import a public name (``dumplib.open``, ``dumplib.Dump`` ...) on first use."""
+    import importlib
+
+    if name in _SUBPACKAGES:
+        return importlib.import_module(_SUBPACKAGES[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dumplib' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
+    # Cached in the module dict directly (not through _PackageModule.__setattr__,
+    # which keeps the subpackage ``dumplib.triage`` from replacing the function).
     globals()[name] = value
     return value
+
+
+class _PackageModule(types.ModuleType):
+    """``dumplib``'s module type: the subpackage ``dumplib.triage``, once imported,
+    must not shadow the public function ``dumplib.triage`` (the import system sets
+    a parent's attribute to each subpackage it loads)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "triage" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _PackageModule
+
+
+def __dir__() -> list[str]:
+    """The public names, lazy ones included (for tab completion)."""
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
 
 __all__ = [
     "Arch",
@@ -86,6 +145,7 @@ __all__ = [
     "__version__",
     "analyze",
     "open",
+    "shell",
     "stackwalk_json",
     "triage",
 ]
@@ -110,7 +170,3 @@ def _register_with_ipython() -> None:
 
 
 _register_with_ipython()
-
-# ``dumplib.shell.run(dump, "kv")`` without importing the subpackage first; cheap:
-# the shell's commands load on their first run.
-from dumplib import shell as shell  # noqa: E402

@@ -31,7 +31,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     skipped = terminalreporter.stats.get("skipped", [])
     if not skipped:
         return
-    terminalreporter.write_sep("!", f"{len(skipped)} TESTS SKIPPED: AN ORACLE IS MISSING OR CANNOT READ THE INPUT", red=True)
+    banner = f"{len(skipped)} TESTS SKIPPED: AN ORACLE IS MISSING OR CANNOT READ THE INPUT"
+    terminalreporter.write_sep("!", banner, red=True)
     seen: set[str] = set()
     for report in skipped:
         longrepr = report.longrepr

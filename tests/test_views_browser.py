@@ -123,8 +123,9 @@ def _measure(views: dict[str, str], tmp: Path) -> dict[str, Any]:
     profile = tmp / "profile"
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", f"--user-data-dir={profile}", f"--window-size={WIDTH},4000",
+           "--disable-sync", f"--user-data-dir={profile}", f"--window-size={WIDTH},16000",
            "--dump-dom", page.as_uri()]
+    # the window is tall enough that no vertical scrollbar takes width from the page
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     m = re.search(r'<pre id="measure">(.*?)</pre>', done.stdout, re.S)
     assert m and m.group(1), f"no measurements from chromium: {done.stderr[-2000:]}"

@@ -13,15 +13,16 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from dumplib.analysis import Report, Signature, SignatureError, analyze, load_signatures
 from dumplib.cli.common import EXIT_USAGE, add_dump_args, run_on_dump
-from dumplib.dump import Dump
 from dumplib.views.textsafe import data
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when the command runs, rich for people only (issue #16)
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from dumplib.analysis import Report, Signature
+    from dumplib.dump import Dump
 
 __all__ = ["register", "render_report", "run"]
 
@@ -229,6 +230,8 @@ def render_report(report: Report, dump: Dump, console: Console) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate ``--signatures``, then analyze the dump."""
+    from dumplib.analysis import SignatureError, analyze, load_signatures
+
     try:
         sigs: list[Signature] = load_signatures(args.signatures or [])
     except SignatureError as exc:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from dumplib.cli import render
 from dumplib.cli.common import add_dump_args, run_on_dump
-from dumplib.dump import Dump
+
+if TYPE_CHECKING:  # imported when a command runs, so that register() stays cheap
+    from rich.console import Console
+
+    from dumplib.dump import Dump
 
 __all__ = ["register"]
 
 
 def _info(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    from dumplib.cli import render
+
     if args.json:
         return render.info_json(dump)
     console.print(render.info_table(dump))
@@ -22,6 +25,8 @@ def _info(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
 
 
 def _threads(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    from dumplib.cli import render
+
     if args.json:
         return render.threads_json(dump)
     console.print(render.threads_table(dump))
@@ -56,6 +61,8 @@ def module_details(dump: Dump, symbols: list[str]) -> dict[int, dict[str, Any]]:
 
 
 def _modules(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    from dumplib.cli import render
+
     details = module_details(dump, args.symbols or [])
     if args.json:
         if args.unloaded:
@@ -69,6 +76,8 @@ def _modules(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
 
 
 def _memory(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    from dumplib.cli import render
+
     if args.json:
         return render.memory_json(dump)
     console.print(render.memory_table(dump, None if args.all else 50))
@@ -76,6 +85,8 @@ def _memory(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
 
 
 def _streams(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    from dumplib.cli import render
+
     if args.json:
         return render.streams_json(dump)
     console.print(render.streams_table(dump))

@@ -13,13 +13,14 @@ import sys
 from typing import Any
 
 from dumplib.cli.common import EXIT_OK, EXIT_USAGE, emit_json
-from dumplib.errors import format_lookup, parse_code, to_json
 
 __all__ = ["register", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
     """Look up ``args.code`` and print the matches (text, or JSON with ``--json``)."""
+    from dumplib.errors import format_lookup, parse_code, to_json
+
     try:
         code = parse_code(args.code)
     except ValueError as exc:

@@ -11,7 +11,11 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from dumplib.cli.common import add_dump_args, fail, run_on_dump
-from dumplib.dump import Dump
+
+if TYPE_CHECKING:  # imported when the command runs (issue #16)
+    from rich.console import Console
+
+    from dumplib.dump import Dump
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.table import Table
 
+if TYPE_CHECKING:  # rich is imported by the *_table functions only (issue #16)
+    from rich.table import Table
+
 __all__ = [
     "exception_json",
     "flag_names",

@@ -15,13 +15,14 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from dumplib.cli.common import UsageError, add_dump_args, run_on_dump
-from dumplib.dump import Dump
-from dumplib.unwind.disasm import FaultExplanation, Instruction, disassemble_around
-from dumplib.unwind.frames import Frame, Stack
 from dumplib.views.textsafe import data, shown
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when a command runs: rich for tables only (issue #16)
     from rich.console import Console, RenderableType
+
+    from dumplib.dump import Dump
+    from dumplib.unwind.disasm import FaultExplanation, Instruction
+    from dumplib.unwind.frames import Frame, Stack
 
 __all__ = ["frame_json", "register", "stack_json", "stack_table"]
 
@@ -139,6 +140,8 @@ def _explanation_json(why: FaultExplanation | None) -> dict[str, Any] | None:
 
 
 def _disasm(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
+    from dumplib.unwind.disasm import disassemble_around
+
     walker = dump.stack_walker(args.symbols)
     fault_ip: int | None = None
     why: FaultExplanation | None = None

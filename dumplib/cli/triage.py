@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from dumplib._exc import DumpError
 from dumplib.cli.common import EXIT_OK, EXIT_USAGE, console, emit_json, fail
-from dumplib.triage import DEFAULT_TIMEOUT, BucketSummary, TriageResult, WorkerStartError, triage
+
+if TYPE_CHECKING:  # imported when the command runs (issue #16)
+
+    from dumplib.triage import BucketSummary, TriageResult
+
+#: ``dumplib.triage.DEFAULT_TIMEOUT``, repeated here so that building the parser
+#: does not import the process pool (tests/test_startup.py checks they agree).
+DEFAULT_TIMEOUT = 120.0
 
 if TYPE_CHECKING:
     from dumplib.views.fit import FittedTable
@@ -106,10 +113,20 @@ def _client(address: str) -> Any:
     return distributed.Client(address, timeout="30s")
 
 
+def triage(*args: Any, **kwargs: Any) -> TriageResult:
+    """:func:`dumplib.triage.triage`, imported when the command runs (the process
+    pool is not needed to build the parser)."""
+    from dumplib.triage import triage as run_triage
+
+    return run_triage(*args, **kwargs)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.rows and not args.json:
         sys.stderr.write("dumplib triage: error: --rows needs --json\n")
         return EXIT_USAGE
+    from dumplib.triage import WorkerStartError
+
     client = None
     if args.dask:
         try:

@@ -1,19 +1,23 @@
 """Declarations of the minidump structures, in one place.
 
 Fixed records that are parsed once per dump (SystemInfo, MiscInfo, the
-exception stream, memory/VM counters ...) are declared with ``construct``, which
-reads close to the C definitions. Records that come in lists of hundreds or
-thousands (threads, modules, memory descriptors, memory info) use precompiled
-``struct.Struct`` objects because they sit on the open/read hot path: a
-construct parse costs ~17 us per record against ~0.3 us for ``struct``.
+exception stream, memory/VM counters ...) are declared field by field with
+:class:`Layout` (name and ``struct`` code per member, nested layouts and
+arrays), which reads close to the C definitions. Records that come in lists of
+hundreds or thousands (threads, modules, memory descriptors, memory info) use
+precompiled ``struct.Struct`` objects directly because they sit on the
+open/read hot path.
+
+(These fixed records were declared with ``construct`` until issue #16: its
+import alone cost ~20 ms of every ``dumplib`` command's start-up, more than
+the rest of the format layer. :class:`Layout` compiles each declaration to
+one ``struct.Struct``.)
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any
-
-import construct as c
+from typing import Any, Union
 
 __all__ = [
     "CODEVIEW_NB10",
@@ -36,6 +40,9 @@ __all__ = [
     "U32",
     "U64",
     "UNLOADED_MODULE",
+    "Array",
+    "Container",
+    "Layout",
 ]
 
 U32 = struct.Struct("<I")
@@ -74,164 +81,233 @@ CODEVIEW_RSDS = struct.Struct("<4s16sI")
 #: CodeView PDB 2.0: 'NB10', Offset, Signature, Age, then the PDB path.
 CODEVIEW_NB10 = struct.Struct("<4sIII")
 
-_SYSTEMTIME = c.Struct(
-    "year" / c.Int16ul,
-    "month" / c.Int16ul,
-    "day_of_week" / c.Int16ul,
-    "day" / c.Int16ul,
-    "hour" / c.Int16ul,
-    "minute" / c.Int16ul,
-    "second" / c.Int16ul,
-    "milliseconds" / c.Int16ul,
+class Container(dict[str, Any]):
+    """A parsed :class:`Layout`: a dict whose keys are also attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class Array:
+    """``count`` consecutive members of one type (a ``struct`` code or a :class:`Layout`);
+    parsed as a tuple (of :class:`Container` for layouts)."""
+
+    def __init__(self, count: int, item: Field) -> None:
+        self.count = count
+        self.item = item
+
+
+#: A member's type: a ``struct`` code (``"H"``, ``"I"``, ``"Q"``, ``"64s"`` ...),
+#: a nested :class:`Layout` or an :class:`Array`.
+Field = Union[str, "Layout", Array]
+
+
+def _code(field: Field) -> str:
+    if isinstance(field, str):
+        return field
+    if isinstance(field, Layout):
+        return field.code
+    return _code(field.item) * field.count
+
+
+def _take(field: Field, values: tuple[Any, ...], i: int) -> tuple[Any, int]:
+    if isinstance(field, str):
+        return values[i], i + 1
+    if isinstance(field, Layout):
+        return field.build(values, i)
+    out = []
+    for _ in range(field.count):
+        v, i = _take(field.item, values, i)
+        out.append(v)
+    return tuple(out), i
+
+
+class Layout:
+    """A little-endian C structure declared as ``(name, type)`` members, with no
+    implicit padding (as the minidump structures are packed)."""
+
+    def __init__(self, *members: tuple[str, Field]) -> None:
+        self.members = members
+        self.code = "".join(_code(f) for _, f in members)
+        self._struct = struct.Struct("<" + self.code)
+
+    def sizeof(self) -> int:
+        """Size in bytes."""
+        return self._struct.size
+
+    def parse(self, data: bytes) -> Container:
+        """Decode the first :meth:`sizeof` bytes of ``data`` (``struct.error`` if shorter)."""
+        return self.build(self._struct.unpack_from(data), 0)[0]
+
+    def build(self, values: tuple[Any, ...], i: int) -> tuple[Container, int]:
+        """The container made from ``values[i:]``, and the index after its members."""
+        out = Container()
+        for name, field in self.members:
+            out[name], i = _take(field, values, i)
+        return out, i
+
+
+_SYSTEMTIME = Layout(
+    ("year", "H"),
+    ("month", "H"),
+    ("day_of_week", "H"),
+    ("day", "H"),
+    ("hour", "H"),
+    ("minute", "H"),
+    ("second", "H"),
+    ("milliseconds", "H"),
 )
 
 #: TIME_ZONE_INFORMATION (172 bytes).
-TIME_ZONE_INFORMATION = c.Struct(
-    "bias" / c.Int32sl,
-    "standard_name" / c.Bytes(64),
-    "standard_date" / _SYSTEMTIME,
-    "standard_bias" / c.Int32sl,
-    "daylight_name" / c.Bytes(64),
-    "daylight_date" / _SYSTEMTIME,
-    "daylight_bias" / c.Int32sl,
+TIME_ZONE_INFORMATION = Layout(
+    ("bias", "i"),
+    ("standard_name", "64s"),
+    ("standard_date", _SYSTEMTIME),
+    ("standard_bias", "i"),
+    ("daylight_name", "64s"),
+    ("daylight_date", _SYSTEMTIME),
+    ("daylight_bias", "i"),
 )
 
 #: MINIDUMP_SYSTEM_INFO (56 bytes); ``cpu`` is the 24-byte CPU_INFORMATION union.
-SYSTEM_INFO = c.Struct(
-    "processor_architecture" / c.Int16ul,
-    "processor_level" / c.Int16ul,
-    "processor_revision" / c.Int16ul,
-    "number_of_processors" / c.Int8ul,
-    "product_type" / c.Int8ul,
-    "major_version" / c.Int32ul,
-    "minor_version" / c.Int32ul,
-    "build_number" / c.Int32ul,
-    "platform_id" / c.Int32ul,
-    "csd_version_rva" / c.Int32ul,
-    "suite_mask" / c.Int16ul,
-    "reserved2" / c.Int16ul,
-    "cpu" / c.Bytes(24),
+SYSTEM_INFO = Layout(
+    ("processor_architecture", "H"),
+    ("processor_level", "H"),
+    ("processor_revision", "H"),
+    ("number_of_processors", "B"),
+    ("product_type", "B"),
+    ("major_version", "I"),
+    ("minor_version", "I"),
+    ("build_number", "I"),
+    ("platform_id", "I"),
+    ("csd_version_rva", "I"),
+    ("suite_mask", "H"),
+    ("reserved2", "H"),
+    ("cpu", "24s"),
 )
 
 #: MINIDUMP_MISC_INFO through _5; later parts are read only when SizeOfInfo covers them.
 MISC_INFO = {
-    1: c.Struct(
-        "size_of_info" / c.Int32ul,
-        "flags1" / c.Int32ul,
-        "process_id" / c.Int32ul,
-        "process_create_time" / c.Int32ul,
-        "process_user_time" / c.Int32ul,
-        "process_kernel_time" / c.Int32ul,
+    1: Layout(
+        ("size_of_info", "I"),
+        ("flags1", "I"),
+        ("process_id", "I"),
+        ("process_create_time", "I"),
+        ("process_user_time", "I"),
+        ("process_kernel_time", "I"),
     ),
-    2: c.Struct(
-        "processor_max_mhz" / c.Int32ul,
-        "processor_current_mhz" / c.Int32ul,
-        "processor_mhz_limit" / c.Int32ul,
-        "processor_max_idle_state" / c.Int32ul,
-        "processor_current_idle_state" / c.Int32ul,
+    2: Layout(
+        ("processor_max_mhz", "I"),
+        ("processor_current_mhz", "I"),
+        ("processor_mhz_limit", "I"),
+        ("processor_max_idle_state", "I"),
+        ("processor_current_idle_state", "I"),
     ),
-    3: c.Struct(
-        "process_integrity_level" / c.Int32ul,
-        "process_execute_flags" / c.Int32ul,
-        "protected_process" / c.Int32ul,
-        "time_zone_id" / c.Int32ul,
-        "time_zone" / TIME_ZONE_INFORMATION,
+    3: Layout(
+        ("process_integrity_level", "I"),
+        ("process_execute_flags", "I"),
+        ("protected_process", "I"),
+        ("time_zone_id", "I"),
+        ("time_zone", TIME_ZONE_INFORMATION),
     ),
-    4: c.Struct(
-        "build_string" / c.Bytes(520),
-        "dbg_bld_str" / c.Bytes(80),
+    4: Layout(
+        ("build_string", "520s"),
+        ("dbg_bld_str", "80s"),
     ),
-    5: c.Struct(
-        "xstate_size_of_info" / c.Int32ul,
-        "xstate_context_size" / c.Int32ul,
-        "xstate_enabled_features" / c.Int64ul,
-        "xstate_features" / c.Array(64, c.Struct("offset" / c.Int32ul, "size" / c.Int32ul)),
-        "process_cookie" / c.Int32ul,
+    5: Layout(
+        ("xstate_size_of_info", "I"),
+        ("xstate_context_size", "I"),
+        ("xstate_enabled_features", "Q"),
+        ("xstate_features", Array(64, Layout(("offset", "I"), ("size", "I")))),
+        ("process_cookie", "I"),
     ),
 }
 #: Size of MINIDUMP_MISC_INFO at each level.
 MISC_INFO_SIZES = {1: 24, 2: 44, 3: 232, 4: 832, 5: 1364}
 
 #: MINIDUMP_EXCEPTION_STREAM (168 bytes).
-EXCEPTION_STREAM = c.Struct(
-    "thread_id" / c.Int32ul,
-    "alignment" / c.Int32ul,
-    "exception_code" / c.Int32ul,
-    "exception_flags" / c.Int32ul,
-    "exception_record" / c.Int64ul,
-    "exception_address" / c.Int64ul,
-    "number_parameters" / c.Int32ul,
-    "unused_alignment" / c.Int32ul,
-    "exception_information" / c.Array(15, c.Int64ul),
-    "context_data_size" / c.Int32ul,
-    "context_rva" / c.Int32ul,
+EXCEPTION_STREAM = Layout(
+    ("thread_id", "I"),
+    ("alignment", "I"),
+    ("exception_code", "I"),
+    ("exception_flags", "I"),
+    ("exception_record", "Q"),
+    ("exception_address", "Q"),
+    ("number_parameters", "I"),
+    ("unused_alignment", "I"),
+    ("exception_information", Array(15, "Q")),
+    ("context_data_size", "I"),
+    ("context_rva", "I"),
 )
 
 #: MINIDUMP_SYSTEM_MEMORY_INFO_1 up to (not including) its PerfInfo part.
-SYSTEM_MEMORY_INFO = c.Struct(
-    "revision" / c.Int16ul,
-    "flags" / c.Int16ul,
-    "timer_resolution" / c.Int32ul,
-    "page_size" / c.Int32ul,
-    "number_of_physical_pages" / c.Int32ul,
-    "lowest_physical_page_number" / c.Int32ul,
-    "highest_physical_page_number" / c.Int32ul,
-    "allocation_granularity" / c.Int32ul,
-    "minimum_user_mode_address" / c.Int64ul,
-    "maximum_user_mode_address" / c.Int64ul,
-    "active_processors_affinity_mask" / c.Int64ul,
-    "number_of_processors" / c.Int32ul,
-    "file_cache_current_size" / c.Int64ul,
-    "file_cache_peak_size" / c.Int64ul,
-    "file_cache_page_fault_count" / c.Int32ul,
-    "file_cache_minimum_working_set" / c.Int64ul,
-    "file_cache_maximum_working_set" / c.Int64ul,
-    "file_cache_current_size_including_transition_in_pages" / c.Int64ul,
-    "file_cache_peak_size_including_transition_in_pages" / c.Int64ul,
-    "file_cache_transition_re_purpose_count" / c.Int32ul,
-    "file_cache_flags" / c.Int32ul,
-    "available_pages" / c.Int64ul,
-    "committed_pages" / c.Int64ul,
-    "commit_limit" / c.Int64ul,
-    "peak_commitment" / c.Int64ul,
+SYSTEM_MEMORY_INFO = Layout(
+    ("revision", "H"),
+    ("flags", "H"),
+    ("timer_resolution", "I"),
+    ("page_size", "I"),
+    ("number_of_physical_pages", "I"),
+    ("lowest_physical_page_number", "I"),
+    ("highest_physical_page_number", "I"),
+    ("allocation_granularity", "I"),
+    ("minimum_user_mode_address", "Q"),
+    ("maximum_user_mode_address", "Q"),
+    ("active_processors_affinity_mask", "Q"),
+    ("number_of_processors", "I"),
+    ("file_cache_current_size", "Q"),
+    ("file_cache_peak_size", "Q"),
+    ("file_cache_page_fault_count", "I"),
+    ("file_cache_minimum_working_set", "Q"),
+    ("file_cache_maximum_working_set", "Q"),
+    ("file_cache_current_size_including_transition_in_pages", "Q"),
+    ("file_cache_peak_size_including_transition_in_pages", "Q"),
+    ("file_cache_transition_re_purpose_count", "I"),
+    ("file_cache_flags", "I"),
+    ("available_pages", "Q"),
+    ("committed_pages", "Q"),
+    ("commit_limit", "Q"),
+    ("peak_commitment", "Q"),
 )
 
 _VM_COMMON = (
-    "page_fault_count" / c.Int32ul,
-    "peak_working_set_size" / c.Int64ul,
-    "working_set_size" / c.Int64ul,
-    "quota_peak_paged_pool_usage" / c.Int64ul,
-    "quota_paged_pool_usage" / c.Int64ul,
-    "quota_peak_non_paged_pool_usage" / c.Int64ul,
-    "quota_non_paged_pool_usage" / c.Int64ul,
-    "pagefile_usage" / c.Int64ul,
-    "peak_pagefile_usage" / c.Int64ul,
-    "private_usage" / c.Int64ul,
+    ("page_fault_count", "I"),
+    ("peak_working_set_size", "Q"),
+    ("working_set_size", "Q"),
+    ("quota_peak_paged_pool_usage", "Q"),
+    ("quota_paged_pool_usage", "Q"),
+    ("quota_peak_non_paged_pool_usage", "Q"),
+    ("quota_non_paged_pool_usage", "Q"),
+    ("pagefile_usage", "Q"),
+    ("peak_pagefile_usage", "Q"),
+    ("private_usage", "Q"),
 )
 
 #: MINIDUMP_PROCESS_VM_COUNTERS_1 (Revision 1, 80 bytes) and _2 (Revision 2, 152 bytes);
 #: _2 inserts PeakVirtualSize and VirtualSize before PrivateUsage.
 PROCESS_VM_COUNTERS = {
-    1: c.Struct("revision" / c.Int16ul, "flags" / c.Int16ul, *_VM_COMMON),
-    2: c.Struct(
-        "revision" / c.Int16ul,
-        "flags" / c.Int16ul,
+    1: Layout(("revision", "H"), ("flags", "H"), *_VM_COMMON),
+    2: Layout(
+        ("revision", "H"),
+        ("flags", "H"),
         *_VM_COMMON[:9],
-        "peak_virtual_size" / c.Int64ul,
-        "virtual_size" / c.Int64ul,
+        ("peak_virtual_size", "Q"),
+        ("virtual_size", "Q"),
         _VM_COMMON[9],
-        "private_working_set_size" / c.Int64ul,
-        "shared_commit_usage" / c.Int64ul,
-        "job_shared_commit_usage" / c.Int64ul,
-        "job_private_commit_usage" / c.Int64ul,
-        "job_peak_private_commit_usage" / c.Int64ul,
-        "job_private_commit_limit" / c.Int64ul,
-        "job_total_commit_limit" / c.Int64ul,
+        ("private_working_set_size", "Q"),
+        ("shared_commit_usage", "Q"),
+        ("job_shared_commit_usage", "Q"),
+        ("job_private_commit_usage", "Q"),
+        ("job_peak_private_commit_usage", "Q"),
+        ("job_private_commit_limit", "Q"),
+        ("job_total_commit_limit", "Q"),
     ),
 }
 PROCESS_VM_COUNTERS_SIZES = {1: 80, 2: 152}
 
 
 def fields(container: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    """Pick ``names`` out of a construct ``Container`` as a plain dict."""
+    """Pick ``names`` out of a parsed :class:`Container` as a plain dict."""
     return {name: container[name] for name in names}

@@ -11,7 +11,6 @@ stream's own declared size raises :class:`~dumplib.CorruptDumpError`.
 from __future__ import annotations
 
 import struct
-import uuid
 from typing import Any
 
 from dumplib._exc import CorruptDumpError, NotADumpError, TruncatedError
@@ -62,6 +61,7 @@ __all__ = [
     "parse_memory64_list",
     "parse_memory_info_list",
     "parse_memory_list",
+    "parse_memory_list_ranges",
     "parse_misc_info",
     "parse_module_list",
     "parse_process_vm_counters",
@@ -256,6 +256,8 @@ def _decode_codeview(data: bytes) -> CodeViewRecord | None:
     if len(data) >= L.CODEVIEW_RSDS.size and data[:4] == b"RSDS":
         _, guid, age = L.CODEVIEW_RSDS.unpack_from(data)
         name = data[L.CODEVIEW_RSDS.size :].split(b"\0", 1)[0].decode("utf-8", "replace")
+        import uuid  # ~2 ms at start-up, needed only here
+
         return CodeViewPdb70(uuid.UUID(bytes_le=guid), age, name)
     if len(data) >= L.CODEVIEW_NB10.size and data[:4] == b"NB10":
         _, offset, sig, age = L.CODEVIEW_NB10.unpack_from(data)
@@ -354,6 +356,17 @@ def parse_memory_list(
     count, header = _simple_list_header(src, entry, L.MEMORY_DESCRIPTOR.size)
     view, _ = _list_entries(src, entry, header, count, L.MEMORY_DESCRIPTOR.size, warnings)
     return [MemoryDescriptor(*f) for f in L.MEMORY_DESCRIPTOR.iter_unpack(view)]
+
+
+def parse_memory_list_ranges(
+    src: Source, entry: DirectoryEntry, warnings: Warnings
+) -> list[tuple[int, int, int]]:
+    """MemoryListStream as raw ``(StartOfMemoryRange, DataSize, Rva)`` tuples: what
+    :func:`parse_memory_list` decodes, without a record per range (the memory
+    index of a dump with thousands of ranges is built from these)."""
+    count, header = _simple_list_header(src, entry, L.MEMORY_DESCRIPTOR.size)
+    view, _ = _list_entries(src, entry, header, count, L.MEMORY_DESCRIPTOR.size, warnings)
+    return list(L.MEMORY_DESCRIPTOR.iter_unpack(view))
 
 
 def parse_memory64_list(

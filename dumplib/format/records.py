@@ -7,8 +7,11 @@ These are the raw records; the model layer wraps them in friendlier objects.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # uuid (and the platform module it loads) only when a GUID is parsed
+    import uuid
 
 __all__ = [
     "CodeViewElf",
@@ -191,6 +194,8 @@ class CodeViewElf:
     @property
     def guid(self) -> uuid.UUID:
         """The GUID breakpad derives from the build id."""
+        import uuid
+
         return uuid.UUID(bytes_le=self.build_id[:16].ljust(16, b"\0"))
 
     @property

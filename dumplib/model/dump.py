@@ -488,9 +488,8 @@ class DumpFile:
         ranges: list[tuple[int, int, int]] = []
         e32 = self._first.get(StreamType.MemoryListStream)
         if e32 is not None:
-            for d in self._parse_entry(
-                    e32, lambda e: P.parse_memory_list(self._src, e, self.warnings)) or []:
-                ranges.append((d.start_of_memory_range, d.data_size, d.rva))
+            ranges.extend(self._parse_entry(
+                e32, lambda e: P.parse_memory_list_ranges(self._src, e, self.warnings)) or [])
         e64 = self._first.get(StreamType.Memory64ListStream)
         parsed64 = None if e64 is None else self._parse_entry(
             e64, lambda e: P.parse_memory64_list(self._src, e, self.warnings))

@@ -1,4 +1,4 @@
-""":class:`dumplib.dump.KernelDump`: a Windows kernel crash dump behind the same API as a process dump.
+""":class:`dumplib.dump.KernelDump`: a Windows kernel crash dump behind the process-dump API.
 
 ``dumplib.open`` returns one for files that start with ``PAGEDU64``/``PAGEDUMP``. What a
 process dump calls its streams comes from the kernel dump's header and memory here:
@@ -29,7 +29,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
-from dumplib.codes.bugchecks import describe
 from dumplib.format.constants import Arch, DumpType
 from dumplib.format.context import AMD64_CONTEXT_SIZE, X86_CONTEXT_SIZE, Context, parse_context
 from dumplib.format.kernel import (
@@ -104,6 +103,8 @@ class Bugcheck:
     @classmethod
     def of(cls, code: int, parameters: tuple[int, int, int, int]) -> Bugcheck:
         """Name and explain ``code`` from the bug check tables."""
+        from dumplib.codes.bugchecks import describe  # the code tables: only for kernel dumps
+
         info = describe(code)
         return cls(code, info.name, parameters, info.meaning, info.parameters,
                    info.meaning_source)

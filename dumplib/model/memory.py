@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import bisect
 import mmap
+import operator
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:  # hexdump and the process pool load on first use (issue #16)
+    from dumplib.model.hexdump import HexDump
+
 from dumplib._exc import MemoryNotInDump
 from dumplib.format.records import MemoryInfo
-from dumplib.model.hexdump import HexDump, build_hexdump
 from dumplib.model.tables import regions_dataframe
 from dumplib.source import Source
 
@@ -142,7 +144,7 @@ class Memory:
         self._offs = offsets
         # Hot-path helpers for the typed reads: file offset = address + delta; and
         # ends that are -1 when the source has no buffer, so the fast path is skipped.
-        self._deltas = [o - s for s, o in zip(starts, offsets, strict=True)]
+        self._deltas = list(map(operator.sub, offsets, starts))
         self._view = self._buf if self._buf is not None else memoryview(b"")
         self._fast_ends = ends if self._buf is not None else [-1] * len(ends)
         self.pointer_size = pointer_size
@@ -165,6 +167,10 @@ class Memory:
         ranges overlapping an earlier one are trimmed; empty ones are dropped.
         Each adjustment is recorded in :attr:`warnings`.
         """
+        ranges = list(ranges)
+        fast = cls._from_clean_ranges(src, ranges, pointer_size, memory_info)
+        if fast is not None:
+            return fast
         warnings: list[str] = []
         cut = 0
         items = []
@@ -198,6 +204,27 @@ class Memory:
             src, starts, ends, offs, pointer_size=pointer_size, memory_info=memory_info,
             warnings=warnings,
         )
+
+    @classmethod
+    def _from_clean_ranges(
+        cls,
+        src: Source,
+        ranges: list[tuple[int, int, int]],
+        pointer_size: int,
+        memory_info: Sequence[MemoryInfo],
+    ) -> Memory | None:
+        """The index in one pass at C speed when the ranges need no repair (non-empty,
+        not overlapping, inside the file and the address space), the
+        common case; None otherwise, for :meth:`from_ranges`' general path."""
+        if not ranges:
+            return None
+        ranges = sorted(ranges)  # dumps list ranges in any order (wine: by thread, module...)
+        starts, sizes, offs = (list(column) for column in zip(*ranges, strict=True))
+        ends = list(map(operator.add, starts, sizes))
+        if (min(sizes) <= 0 or max(map(operator.add, offs, sizes)) > src.size
+                or ends[-1] > 1 << 64 or not all(map(operator.le, ends, starts[1:]))):
+            return None
+        return cls(src, starts, ends, offs, pointer_size=pointer_size, memory_info=memory_info)
 
     # -- lookup -------------------------------------------------------------
 
@@ -344,6 +371,8 @@ class Memory:
             i = bisect.bisect_right(self._starts, a)
             return self._starts[i] if i < len(self._starts) else None
 
+        from dumplib.model.hexdump import build_hexdump
+
         return build_hexdump(self.read_available, next_start, address, size, width)
 
     def to_dataframe(self) -> pandas.DataFrame:
@@ -455,6 +484,8 @@ class Memory:
                 if used >= share and w < workers - 1:
                     w, used = w + 1, 0
         found: set[int] = set()
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [
                 pool.submit(_find_in_file, self._src.path, pattern, job) for job in jobs if job

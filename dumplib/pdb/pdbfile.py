@@ -273,16 +273,40 @@ class PdbFile:
                 raw: list[tuple[int, str, int]] = []
             else:
                 data = bytes(self.msf.stream(index, "symbol records").data())
-                raw = parse_publics(data, stream_label(index, "symbol records"), self.to_rva)
             is_x86 = self.dbi.machine == Machine.I386
-            pubs = [
-                Public(rva, undecorate(name, x86=is_x86), name, bool(flags & 3))
-                for rva, name, flags in raw
-            ]
-            pubs.sort(key=lambda p: p.rva)
+            key = None if index is None else self._publics_key(data, is_x86)
+            pubs = None if key is None else _publics_from_cache(key)
+            if pubs is None:
+                if index is not None:
+                    raw = parse_publics(data, stream_label(index, "symbol records"), self.to_rva)
+                pubs = [
+                    Public(rva, undecorate(name, x86=is_x86), name, bool(flags & 3))
+                    for rva, name, flags in raw
+                ]
+                pubs.sort(key=lambda p: p.rva)
+                if key is not None:
+                    _publics_to_cache(key, pubs)
             self._public_starts = [p.rva for p in pubs]
             self._publics = tuple(pubs)
         return self._publics
+
+    def _publics_key(self, records: bytes, is_x86: bool) -> str | None:
+        """The on-disk cache key of the publics (issue #16): a digest of everything
+        they are made from -- the symbol records and the section table that turns
+        their addresses into RVAs. None (no caching) when OMAP remaps addresses,
+        or when caching is off."""
+        from dumplib.cache import default_cache, digest
+
+        if default_cache() is None:
+            return None
+        try:
+            self._load_sections()
+        except PdbError:
+            return None  # reported by the parse itself, if it needs the sections
+        if self._omap is not None:
+            return None
+        sections = repr([(s.virtual_address, s.virtual_size) for s in self._addr_sections])
+        return str(digest("publics", int(is_x86), sections, records))
 
     def parameter_size(self, public: Public) -> int | None:
         """Bytes of stack arguments an x86 ``__stdcall``/``__fastcall`` public declares (``@N``).
@@ -642,3 +666,26 @@ def _signature(name: str, decorated: Sequence[str], is_x86: bool) -> str:
         elif is_x86 and linker_name == name:
             return split_c_decoration(name)[0]
     return name
+
+
+def _publics_from_cache(key: str) -> list[Public] | None:
+    """Publics stored under ``key`` by an earlier parse (any process), or None."""
+    from dumplib.cache import default_cache
+
+    cache = default_cache()
+    doc = cache.get("publics", key) if cache is not None else None
+    if not isinstance(doc, list):
+        return None
+    try:
+        return [Public(int(r), str(n), str(d), bool(f)) for r, n, d, f in doc]
+    except (TypeError, ValueError):
+        return None
+
+
+def _publics_to_cache(key: str, pubs: list[Public]) -> None:
+    from dumplib.cache import default_cache
+
+    cache = default_cache()
+    if cache is not None:
+        cache.put("publics", key,
+                  [[p.rva, p.name, p.decorated_name, p.is_function] for p in pubs])

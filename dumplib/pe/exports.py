@@ -6,13 +6,14 @@ import struct
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from dumplib._exc import MemoryNotInDump
 from dumplib.pe.errors import PeError
 from dumplib.pe.layout import ImageBytes
 from dumplib.pe.structs import EXPORT_DIRECTORY, MAX_EXPORTS, MAX_STRING_LENGTH
 
-__all__ = ["Export", "ExportTable", "parse_exports"]
+__all__ = ["Export", "ExportTable", "parse_exports", "parse_exports_cached"]
 
 _STRUCT = "IMAGE_EXPORT_DIRECTORY"
 
@@ -224,3 +225,74 @@ def parse_exports(
             for entry_name in entry_names:
                 append(Export(base + index, entry_name, func, forwarder))
     return ExportTable(dll_name, timestamp, base, exports)
+
+
+def parse_exports_cached(
+    image: ImageBytes, rva: int, size: int, warnings: list[str]
+) -> ExportTable:
+    """:func:`parse_exports` through the on-disk cache (:mod:`dumplib.cache`).
+
+    The key is a digest of every byte the parse reads: the directory, its three
+    tables and the directory's range (which holds the names and forwarders).
+    Tables whose names lie outside that range, directories not wholly captured,
+    and parses that warned are not cached, so a hit always equals a fresh parse.
+
+    Raises:
+        PeError: as :func:`parse_exports`.
+        MemoryNotInDump: as :func:`parse_exports`.
+    """
+    from dumplib.cache import default_cache, digest
+
+    cache = default_cache()
+    key = None
+    if cache is not None:
+        key = _exports_key(image, rva, size, digest)
+    if key is not None and cache is not None:
+        doc = cache.get("exports", key)
+        table = _table_from_json(doc)
+        if table is not None:
+            return table
+    found: list[str] = []
+    table = parse_exports(image, rva, size, found)
+    warnings.extend(found)
+    if key is not None and cache is not None and not found:
+        cache.put("exports", key, {
+            "dll": table.dll_name, "timestamp": table.timestamp, "base": table.ordinal_base,
+            "exports": [[e.ordinal, e.name, e.rva, e.forwarder] for e in table.exports],
+        })
+    return table
+
+
+def _exports_key(image: ImageBytes, rva: int, size: int, digest: Any) -> str | None:
+    """The cache key of the directory at ``rva``, or None when it must not be cached."""
+    try:
+        head = bytes(image.read(rva, EXPORT_DIRECTORY.size, _STRUCT))
+        (_c, _t, _mj, _mn, name_rva, _b, n_funcs, n_names, funcs_rva, names_rva,
+         ords_rva) = EXPORT_DIRECTORY.unpack_from(head)
+        if n_funcs > MAX_EXPORTS or n_names > MAX_EXPORTS:
+            return None
+        blob = bytes(image.read(rva, min(size, image.limit - rva), _STRUCT))
+        parts = [head, blob]
+        for at, count, width in ((funcs_rva, n_funcs, 4), (names_rva, n_names, 4),
+                                 (ords_rva, n_names, 2)):
+            image.check(at, count * width, _STRUCT)
+            parts.append(bytes(image.read(at, count * width, _STRUCT)) if count else b"")
+    except (MemoryNotInDump, PeError):
+        return None
+    end = rva + len(blob)
+    names_at = struct.unpack_from(f"<{n_names}I", parts[3]) if n_names else ()
+    if any(not rva <= at < end for at in names_at) or (name_rva and not rva <= name_rva < end):
+        return None  # a name outside the hashed range: its bytes would not be in the key
+    return str(digest("exports", size, image.limit, *parts))
+
+
+def _table_from_json(doc: Any) -> ExportTable | None:
+    """The table a cache entry describes, or None if it is not a well-formed one."""
+    try:
+        exports = [Export(int(o), n if n is None else str(n), int(r), f if f is None else str(f))
+                   for o, n, r, f in doc["exports"]]
+        dll = doc["dll"]
+        return ExportTable(dll if dll is None else str(dll), int(doc["timestamp"]),
+                           int(doc["base"]), exports)
+    except (TypeError, KeyError, ValueError):
+        return None

@@ -16,7 +16,7 @@ from typing import TypeVar
 from dumplib._exc import MemoryNotInDump
 from dumplib.pe.debug import CodeView, DebugEntry, parse_codeview, pdb_key
 from dumplib.pe.errors import PeError
-from dumplib.pe.exports import ExportTable, parse_exports
+from dumplib.pe.exports import ExportTable, parse_exports_cached
 from dumplib.pe.headers import DataDirectory, PeHeaders, Section
 from dumplib.pe.layout import FileLayout, ImageBytes, MemoryLayout, MemoryReader
 from dumplib.pe.resources import RT_VERSION, VersionInfo, find_resource, parse_version_info
@@ -391,7 +391,7 @@ class PeImage:
             return None
         return self._lazy(
             "exports", "export directory",
-            lambda: parse_exports(self._layout, entry.rva, entry.size, self.warnings),
+            lambda: parse_exports_cached(self._layout, entry.rva, entry.size, self.warnings),
             None,
         )
 

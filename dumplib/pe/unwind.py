@@ -241,33 +241,72 @@ class UnwindInfo:
 
 
 class FunctionTable:
-    """The sorted RUNTIME_FUNCTION entries of one image, searchable by RVA."""
+    """The sorted RUNTIME_FUNCTION entries of one image, searchable by RVA.
 
-    __slots__ = ("_begins", "entries")
+    The table keeps three parallel lists (begins, ends, unwind RVAs) and makes a
+    :class:`RuntimeFunction` only for the entries asked for: a walk touches a few
+    dozen of an image's thousands of functions (issue #16: building every entry
+    was most of a cold walk's cost).
+    """
+
+    __slots__ = ("_begins", "_ends", "_entries", "_made", "_unwinds")
 
     def __init__(self, entries: Sequence[RuntimeFunction]) -> None:
         ordered = list(entries)
         if any(ordered[i].begin > ordered[i + 1].begin for i in range(len(ordered) - 1)):
             ordered.sort()
-        self.entries: tuple[RuntimeFunction, ...] = tuple(ordered)
         self._begins = [e.begin for e in ordered]
+        self._ends = [e.end for e in ordered]
+        self._unwinds = [e.unwind_rva for e in ordered]
+        self._entries: tuple[RuntimeFunction, ...] | None = tuple(ordered)
+        self._made: dict[int, RuntimeFunction] = {}
+
+    @classmethod
+    def from_columns(cls, begins: list[int], ends: list[int], unwinds: list[int]) -> FunctionTable:
+        """A table from parallel lists of BeginAddress, EndAddress and UnwindData
+        (sorted here by BeginAddress when they are not already)."""
+        table = cls.__new__(cls)
+        if any(begins[i] > begins[i + 1] for i in range(len(begins) - 1)):
+            rows = sorted(zip(begins, ends, unwinds, strict=True))
+            begins = [r[0] for r in rows]
+            ends = [r[1] for r in rows]
+            unwinds = [r[2] for r in rows]
+        table._begins, table._ends, table._unwinds = begins, ends, unwinds
+        table._entries = None
+        table._made = {}
+        return table
+
+    @property
+    def entries(self) -> tuple[RuntimeFunction, ...]:
+        """Every entry, by BeginAddress."""
+        if self._entries is None:
+            self._entries = tuple(self[i] for i in range(len(self._begins)))
+        return self._entries
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._begins)
 
     def __iter__(self) -> Iterator[RuntimeFunction]:
         return iter(self.entries)
 
     def __getitem__(self, index: int) -> RuntimeFunction:
-        return self.entries[index]
+        if self._entries is not None:
+            return self._entries[index]
+        if index < 0:
+            index += len(self._begins)
+        if not 0 <= index < len(self._begins):
+            raise IndexError("function table index out of range")
+        rf = self._made.get(index)
+        if rf is None:
+            rf = self._made[index] = RuntimeFunction(
+                self._begins[index], self._ends[index], self._unwinds[index])
+        return rf
 
     def function_for(self, rva: int) -> RuntimeFunction | None:
         """The entry whose ``[begin, end)`` holds ``rva`` (bisection), or None."""
         i = bisect_right(self._begins, rva) - 1
-        if i >= 0:
-            entry = self.entries[i]
-            if rva < entry.end:
-                return entry
+        if i >= 0 and rva < self._ends[i]:
+            return self[i]
         return None
 
 
@@ -298,18 +337,20 @@ def parse_runtime_functions(
     except MemoryNotInDump:
         raw = _read_present(image, rva, count, warnings)
     limit = image.limit
-    out: list[RuntimeFunction] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    unwinds: list[int] = []
     bad = 0
     for begin, end, unwind in raw:
-        if begin == 0 and end == 0 and unwind == 0:
-            continue
-        if not begin < end <= limit or unwind >= limit:
+        if begin < end <= limit and unwind < limit:
+            begins.append(begin)
+            ends.append(end)
+            unwinds.append(unwind)
+        elif begin or end or unwind:
             bad += 1
-            continue
-        out.append(RuntimeFunction(begin, end, unwind))
     if bad:
         warnings.append(f"{bad} RUNTIME_FUNCTION entries with impossible ranges skipped")
-    return FunctionTable(out)
+    return FunctionTable.from_columns(begins, ends, unwinds)
 
 
 def _read_present(

@@ -11,8 +11,10 @@ Three samples are bundled:
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib loads when a sample is asked for, not at ``dumplib --help``
+    from pathlib import Path
 
 __all__ = ["DEFAULT_SAMPLE", "SAMPLES", "sample_path", "sample_symbols"]
 
@@ -23,6 +25,9 @@ SAMPLES = ("caseb", "test.dmp", "linux-mini.dmp")
 
 
 def _root() -> Path:
+    from importlib import resources  # not at import time: ``dumplib --help`` stays quick
+    from pathlib import Path
+
     return Path(str(resources.files(__name__)))
 
 

@@ -35,9 +35,7 @@ import os
 import re
 import shutil
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -590,6 +588,9 @@ class SymbolLocator:
         return False
 
     def _fetch(self, url: str, directory: str, target: str) -> None:
+        import urllib.error  # with urllib.request (http, ssl, email): ~25 ms, only for servers
+        import urllib.request
+
         request = urllib.request.Request(url, headers={"User-Agent": "dumplib-symbols/1"})
         try:
             response = urllib.request.urlopen(request, timeout=self.timeout)

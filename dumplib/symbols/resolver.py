@@ -25,10 +25,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from dumplib._exc import MemoryNotInDump
-from dumplib.pdb import PdbFile
 from dumplib.pe import ExportTable, PeImage
 from dumplib.symbols.base import (
     ChainSymbolizer,
@@ -54,6 +53,9 @@ from dumplib.symbols.path import (
     pdb_key,
     safe_name,
 )
+
+if TYPE_CHECKING:  # the PDB reader loads when a PDB is found (start-up, issue #16)
+    from dumplib.pdb import PdbFile
 
 __all__ = [
     "ExportSymbolizer",
@@ -179,6 +181,8 @@ def _cached_open(kind: str, path: str, opener: Callable[[str], _T]) -> _T:
 
 
 def _open_pdb(path: str) -> PdbFile:
+    from dumplib.pdb import PdbFile
+
     _expect(path, FileKind.PDB)
     return _cached_open("pdb", path, lambda p: PdbFile.open(p))
 

@@ -74,6 +74,8 @@ class TriageRow:
         duplicate_of: for a byte-identical copy (same sha256) of a dump recorded
             earlier in the result, the ``display_path`` of that first dump; the
             copy keeps its own row. None for the first (or only) copy.
+        bucket_label: the bucket with names instead of offsets (``Report.bucket_label``),
+            for people; ``bucket`` is the grouping key, stable with or without PDBs.
     """
 
     path: str
@@ -102,6 +104,7 @@ class TriageRow:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     duplicate_of: str | None = None
+    bucket_label: str = ""
 
     @property
     def display_path(self) -> str:
@@ -190,6 +193,7 @@ def arrow_schema() -> Any:
             ("warnings", pa.list_(pa.string())),
             ("error", pa.string()),
             ("duplicate_of", pa.string()),
+            ("bucket_label", pa.string()),
         ]
     ).with_metadata({b"pandas": _pandas_metadata()})
 

@@ -225,7 +225,7 @@ def _describe(ref: DumpRef, dump: Dump, size: int, sha: str, cfg: WorkerConfig) 
     main = dump.modules.main
     exc = dump.exception
     fault = dump.modules.find(exc.address) if exc is not None else None
-    bucket = ""
+    bucket = label = ""
     findings: tuple[str, ...] = ()
     stack: Stack | None = None
     mode = ANALYSIS_PARSER
@@ -236,7 +236,7 @@ def _describe(ref: DumpRef, dump: Dump, size: int, sha: str, cfg: WorkerConfig) 
         analyze, signatures = found
         try:
             report = analyze(dump, list(cfg.symbols), signatures, builtin_signatures=False)
-            bucket = report.bucket
+            bucket, label = report.bucket, report.bucket_label
             findings = tuple(f.id for f in report.findings)
             stack = report.crash_stack
             mode = ANALYSIS_FULL
@@ -253,6 +253,7 @@ def _describe(ref: DumpRef, dump: Dump, size: int, sha: str, cfg: WorkerConfig) 
             exc.address if exc is not None else None,
             main.name if main is not None else None,
         )
+        label = bucket
     top = stack.frames[: cfg.top_frames] if stack is not None else ()
     interest: dict[str, str] = {}
     for m in (main, fault, *(f.module for f in top)):
@@ -290,6 +291,7 @@ def _describe(ref: DumpRef, dump: Dump, size: int, sha: str, cfg: WorkerConfig) 
         process_create_time=int(create.timestamp()) if create is not None else None,
         analysis=mode,
         warnings=tuple(w[:_MAX_WARNING_LEN] for w in warns),
+        bucket_label=label,
     )
 
 

@@ -68,6 +68,8 @@ class StackStatus(str, enum.Enum):
 
 
 _STATUS_MEANING = {
+    StackStatus.DUMP_WRITER: ("dump writer: this thread wrote the dump (BreakpadInfo), so its "
+                              "stack is the crash handler's own and was not walked"),
     StackStatus.COMPLETE: "complete: the walk reached the thread's start",
     StackStatus.TRUNCATED: "truncated: the walk stopped at a frame or scan limit",
     StackStatus.LOST: ("lost: no caller could be found below the last frame (no unwind "

@@ -24,16 +24,14 @@ Data frames (the ``dataframe`` extra, pandas): :func:`to_dataframe` for stacks
 from __future__ import annotations
 
 import os
+import sys
+import types
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dumplib.model.dump import DumpFile
 from dumplib.model.hexdump import HexDump
 from dumplib.model.memory import Memory
-from dumplib.views import console as _console
-from dumplib.views import html as _html
-from dumplib.views.console import renderable, text
-from dumplib.views.html import html
 
 if TYPE_CHECKING:
     import pandas
@@ -41,6 +39,67 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from dumplib.model.objects import Module
+
+
+def _htmlmod() -> Any:
+    """:mod:`dumplib.views.html`, imported on first use: the command line reaches this
+    package for :mod:`dumplib.views.textsafe` and must not pay for the HTML views."""
+    import importlib
+
+    return importlib.import_module("dumplib.views.html")
+
+
+class _ViewsPackage(types.ModuleType):
+    """This package's module type: importing the submodule ``dumplib.views.html``
+    must not replace the public function ``dumplib.views.html`` (the import system
+    sets a parent's attribute to each submodule it loads)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "html" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _ViewsPackage
+
+
+def html(obj: object) -> str:
+    """An HTML fragment for any object dumplib returns (:func:`dumplib.views.html.html`).
+
+    Raises:
+        TypeError: nothing renders this object.
+    """
+    result: str = _htmlmod().html(obj)
+    return result
+
+
+def _console() -> Any:
+    """:mod:`dumplib.views.console`, imported on first use: rich loads only when a
+    console view is made (``dumplib map --json`` reaches this package and must not
+    load it; issue #16)."""
+    from dumplib.views import console
+
+    return console
+
+
+def renderable(obj: object) -> RenderableType:
+    """A rich renderable for any object :func:`html` supports
+    (:func:`dumplib.views.console.renderable`).
+
+    Raises:
+        TypeError: nothing renders this object.
+    """
+    from dumplib.views.console import renderable as make
+
+    return make(obj)
+
+
+def text(obj: object, width: int = 120) -> str:
+    """The console view of ``obj`` as plain text (:func:`dumplib.views.console.text`)."""
+    from dumplib.views.console import text as render
+
+    return render(obj, width)
+
 
 __all__ = [
     "View",
@@ -98,7 +157,7 @@ class View:
 
 def summary(dump: DumpFile) -> View:
     """The summary card of a dump (what ``dump`` itself shows in Jupyter)."""
-    return View(lambda: _html.dump_html(dump), lambda: _console.dump_renderable(dump))
+    return View(lambda: _htmlmod().dump_html(dump), lambda: _console().dump_renderable(dump))
 
 
 def threads(dump: DumpFile) -> View:
@@ -106,8 +165,8 @@ def threads(dump: DumpFile) -> View:
     exc = dump.exception
     faulting = exc.thread_id if exc is not None else None
     return View(
-        lambda: _html.threads_html(dump.threads, modules=dump.modules, faulting=faulting),
-        lambda: _console.threads_renderable(dump.threads, modules=dump.modules,
+        lambda: _htmlmod().threads_html(dump.threads, modules=dump.modules, faulting=faulting),
+        lambda: _console().threads_renderable(dump.threads, modules=dump.modules,
                                             faulting=faulting),
     )
 
@@ -125,8 +184,8 @@ def modules(dump: DumpFile, symbols: Sequence[str | os.PathLike[str]] | None = N
 
     details = module_details(dump, [os.fspath(s) for s in symbols or ()])  # type: ignore[arg-type]
     mods: list[Module] = list(dump.modules)
-    return View(lambda: _html.modules_html(mods, details),
-                lambda: _console.modules_renderable(mods, details))
+    return View(lambda: _htmlmod().modules_html(mods, details),
+                lambda: _console().modules_renderable(mods, details))
 
 
 def memory(dump: DumpFile, limit: int | None = 200) -> View:
@@ -138,8 +197,8 @@ def memory(dump: DumpFile, limit: int | None = 200) -> View:
     """
     regions = list(dump.memory.regions())
     return View(
-        lambda: _html.memory_html(regions, modules=dump.modules, limit=limit),
-        lambda: _console.memory_renderable(regions, modules=dump.modules, limit=limit),
+        lambda: _htmlmod().memory_html(regions, modules=dump.modules, limit=limit),
+        lambda: _console().memory_renderable(regions, modules=dump.modules, limit=limit),
     )
 
 
@@ -169,8 +228,8 @@ def hexdump(
         mem = source.memory if isinstance(source, DumpFile) else source
         view = mem.hexdump(address, size)
     marks = list(highlight)
-    return View(lambda: _html.hexdump_html(view, highlight=marks),
-                lambda: _console.hexdump_renderable(view))
+    return View(lambda: _htmlmod().hexdump_html(view, highlight=marks),
+                lambda: _console().hexdump_renderable(view))
 
 
 def show(obj: object) -> None:

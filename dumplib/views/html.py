@@ -378,10 +378,15 @@ def report_html(report: Report) -> str:
 def triage_html(rows: Sequence[TriageRow], *, limit: int | None = DEFAULT_ROW_LIMIT) -> str:
     """Triage rows: a count per bucket, then one line per dump."""
     counts: dict[str, int] = {}
+    labels: dict[str, str] = {}
     for r in rows:
         counts[r.bucket] = counts.get(r.bucket, 0) + 1
+        if r.bucket_label and r.bucket_label != r.bucket:
+            labels.setdefault(r.bucket, r.bucket_label)
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    body = table(["dumps", "bucket"], [[(str(n), "num"), (b, "mono wrap")] for b, n in top],
+    body = table(["dumps", "bucket", "named"],
+                 [[(str(n), "num"), (b, "mono wrap"), (labels.get(b, "-"), "wrap")]
+                  for b, n in top],
                  caption=f"{len(rows)} dumps in {len(counts)} buckets")
     shown = rows if limit is None else rows[:limit]
     lines: list[list[str | tuple[str, str]]] = []

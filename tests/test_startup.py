@@ -1,0 +1,109 @@
+"""Start-up stays cheap (issue #16): what ``import dumplib`` and each command load.
+
+Each check runs a fresh interpreter and reads its ``sys.modules`` afterwards, so
+it sees exactly what the import or command pulled in -- nothing about time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "dumplib" / "samples" / "test.dmp"
+
+#: Optional heavy libraries that must never load at ``import dumplib``.
+HEAVY = ("rich", "capstone", "pandas", "dask", "matplotlib")
+
+
+def _loaded_after(code: str) -> set[str]:
+    """Top-level package names in ``sys.modules`` after running ``code`` in a fresh interpreter."""
+    probe = (
+        f"{code}\n"
+        "import sys, json\n"
+        "sys.stdout.flush()\n"
+        "sys.__stderr__.write('\\n@@' + json.dumps(sorted(sys.modules)) + '\\n')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    mods = json.loads(proc.stderr.rsplit("\n@@", 1)[1])
+    return set(mods)
+
+
+def _top(mods: set[str]) -> set[str]:
+    return {m.split(".", 1)[0] for m in mods}
+
+
+def test_import_dumplib_loads_no_heavy_library() -> None:
+    mods = _loaded_after("import dumplib")
+    assert not _top(mods) & set(HEAVY)
+    # and nothing of the layers above the exceptions: they load on first use
+    assert not {m for m in mods if m.startswith("dumplib.")} - {"dumplib._exc"}
+
+
+def test_opening_a_dump_loads_only_format_and_model_layers() -> None:
+    mods = _loaded_after(f"import dumplib\nd = dumplib.open({str(SAMPLE)!r})\n"
+                         "d.threads, d.modules, d.exception, d.system")
+    assert not _top(mods) & set(HEAVY)
+    layers = {m.split(".")[1] for m in mods if m.startswith("dumplib.") and m.count(".") >= 1}
+    assert layers <= {"_exc", "dump", "source", "format", "model"}, layers
+    assert "construct" not in _top(mods)
+
+
+def test_public_names_still_resolve() -> None:
+    import dumplib
+
+    assert callable(dumplib.open) and isinstance(dumplib.Dump, type)
+    assert dumplib.Thread.__module__ == "dumplib.model.objects"
+    import dumplib.triage.pool  # the subpackage must not shadow the function
+
+    assert callable(dumplib.triage) and not isinstance(dumplib.triage, type(sys))
+    from dumplib import triage
+
+    assert triage is dumplib.triage
+    assert set(dumplib.__all__) <= set(dir(dumplib))
+    with pytest.raises(AttributeError):
+        dumplib.no_such_name  # noqa: B018
+
+
+def _cli(args: str) -> str:
+    return f"import sys\nfrom dumplib.cli import main\nrc = main({args.split()!r})\n"
+
+
+@pytest.mark.parametrize("command", [f"info --json {SAMPLE}", f"threads --json {SAMPLE}",
+                                     f"stack --all --json {SAMPLE}", "err --json 0xC0000005",
+                                     f"map --json {SAMPLE}", f"modules --json {SAMPLE}"])
+def test_json_commands_do_not_load_rich(command: str) -> None:
+    mods = _top(_loaded_after(_cli(command)))
+    assert "rich" not in mods
+    assert "capstone" not in mods or command.startswith("stack")
+    assert not mods & {"pandas", "dask", "matplotlib"}
+
+
+def test_info_json_loads_no_analysis_symbols_or_triage() -> None:
+    mods = _loaded_after(_cli(f"info --json {SAMPLE}"))
+    # the one views module allowed is the text escaper every command uses for dump text
+    # (dumplib.views.textsafe, which needs only unicodedata), and its package shell
+    views_ok = {"dumplib.views", "dumplib.views.textsafe"}
+    assert not {m for m in mods if m.startswith(("dumplib.analysis", "dumplib.triage",
+                                                 "dumplib.symbols", "dumplib.pe",
+                                                 "dumplib.unwind", "dumplib.views"))} - views_ok
+    assert not _top(mods) & {"rich", "capstone", "construct"}
+
+
+def test_table_output_still_uses_rich() -> None:
+    """The other half of the contract: people get rich tables (so the lazy import works)."""
+    mods = _top(_loaded_after(_cli(f"info {SAMPLE}")))
+    assert "rich" in mods
+
+
+def test_cli_triage_timeout_default_matches_the_pool() -> None:
+    import dumplib.cli.triage as cli_triage
+    from dumplib.triage import DEFAULT_TIMEOUT
+
+    assert cli_triage.DEFAULT_TIMEOUT == DEFAULT_TIMEOUT
