@@ -26,7 +26,12 @@ import json, resource, sys, time
 _t0 = time.perf_counter()
 def result(**kw):
     kw["_seconds"] = time.perf_counter() - _t0
-    kw["_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM belongs to this process image; ru_maxrss would carry the parent's
+    # peak across fork + exec on Linux.
+    with open("/proc/self/status") as f:
+        hwm = [ln for ln in f if ln.startswith("VmHWM:")]
+    kw["_rss_mb"] = (int(hwm[0].split()[1]) if hwm else
+                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
     sys.__stdout__.write("\\n@@" + json.dumps(kw) + "\\n")
     sys.__stdout__.flush()
 """

@@ -175,7 +175,7 @@ result(kind=kind, msg=msg)
 """)
     assert m.fields["kind"] == "ExpansionLimitError", m.fields
     assert "expands beyond" in m.fields["msg"]
-    assert m.seconds < 20 and m.rss_mb < 150, m
+    assert m.seconds < 20 and m.rss_mb < 100, m  # measured 0.3-1.2 s, 52 MB
 
 
 def test_zip_of_many_members_reads_its_directory_once(tmp_path: Path,
