@@ -31,7 +31,7 @@ from dumplib.decompress import (
     UnsupportedArchiveError,
     expand,
 )
-from dumplib.triage import DumpRef, find_dumps, load_dump
+from dumplib.triage import find_dumps, load_dump
 from tests._limits import ROOT, measure
 
 SAMPLE = ROOT / "dumplib" / "samples" / "test.dmp"

@@ -222,6 +222,8 @@ def analyze(
         main = dump.modules.main
         report_bucket = bucket(exc, crash_stack, main.name if main else None)
         states = {t.id: t.state for t in ctx.threads}
+        if ctx.resolver is not None:  # symbol-server faults: recorded, never raised
+            ctx.notes.extend(ctx.resolver.locator.faults)
         return Report(
             findings=findings,
             bucket=report_bucket,
