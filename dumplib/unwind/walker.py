@@ -49,6 +49,7 @@ from dumplib.pe.unwind import FunctionTable, RuntimeFunction, UnwindInfo, parse_
 from dumplib.symbols.breakpad import BreakpadSymbols, StackWinType
 from dumplib.symbols.resolver import SymbolResolver
 from dumplib.unwind.amd64 import virtual_unwind
+from dumplib.unwind.budget import WalkBudget, pack_registers
 from dumplib.unwind.disasm import follows_call
 from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
 from dumplib.unwind.postfix import PostfixError, evaluate_expression, run_program
@@ -176,6 +177,9 @@ class StackWalker:
         self._dynamic: list[_DynamicTable] | None = None
         self._dynamic_starts: list[int] = []
         self.notes: list[str] = []
+        #: Frames and work left for this dump (see dumplib.unwind.budget).
+        self.budget = WalkBudget(dump.file_size)
+        self._walked: dict[tuple[object, ...], Stack] = {}
         self._read_ptr = self.memory.read_u32 if self.bits == 32 else self.memory.read_u64
 
     def close(self) -> None:
@@ -462,6 +466,11 @@ class StackWalker:
         except (KeyError, TypeError, ValueError):
             return Stack(thread.id, (), StackStatus.NO_CONTEXT, ("context has no ip/sp",))
         lo, hi = self._bounds(thread, sp)
+        alias = (tuple(sorted(regs.items())), lo, hi, thread.stack_range, max_frames)
+        prior = self._walked.get(alias)
+        if prior is not None:  # threads aliasing one stack from one context: walked once
+            return Stack(thread.id, prior.frames, prior.status, (
+                *prior.notes, f"same registers and stack as thread {prior.thread_id}"))
         frames: list[Frame] = []
         trust = Trust.CONTEXT
         exact = True
@@ -474,9 +483,12 @@ class StackWalker:
                 f"0x{rng[0]:x}-0x{rng[0] + rng[1]:x}; its stack was scanned instead"
             )
             lo, hi = rng[0], rng[0] + rng[1]
-            found = self._recover_start(_WalkState(lo, hi))
+            found = self._recover_start(_WalkState(lo, hi)) if not self.budget.spent else None
             if found is None:
-                return Stack(thread.id, (), StackStatus.LOST, tuple(notes))
+                if self.budget.spent:
+                    notes.append(self.budget.note())
+                lost = self._walked[alias] = Stack(thread.id, (), StackStatus.LOST, tuple(notes))
+                return lost
             ip, sp = found
             regs = {ipn: ip, spn: sp}
             context = regs
@@ -493,8 +505,12 @@ class StackWalker:
                 offset += ip - lookup
             frames.append(Frame(
                 len(frames), ip, sp, trust, sym.module, sym.function, offset,
-                sym.file, sym.line, regs if frames else dict(context),
+                sym.file, sym.line, pack_registers(regs) if frames else dict(context),
             ))
+            if not self.budget.frame() or self.budget.work_left <= 0:
+                status = StackStatus.TRUNCATED
+                notes.append(self.budget.note())
+                break
             if len(frames) >= max_frames:
                 status = StackStatus.TRUNCATED
                 notes.append(f"stopped at max_frames={max_frames}")
@@ -519,7 +535,8 @@ class StackWalker:
                 regs = {k: new_regs[k] for k in keep if k in new_regs}
             regs[ipn], regs[spn] = new_ip, new_sp
             ip, sp = new_ip, new_sp
-        return Stack(thread.id, tuple(frames), status, tuple(notes))
+        stack = self._walked[alias] = Stack(thread.id, tuple(frames), status, tuple(notes))
+        return stack
 
     def _recover_start(self, state: _WalkState) -> tuple[int, int] | None:
         """Find where to start walking a stack whose context is unusable.
@@ -543,6 +560,8 @@ class StackWalker:
             ip, slot = found
             regs = {ipn: ip, spn: slot + width}
             for _depth in range(256):
+                if self.budget.spent:
+                    return fallback
                 cur_ip, cur_sp = regs[ipn], regs[spn]
                 sym = self.symbolize(cur_ip - 1)
                 if sym.function in _THREAD_START_FUNCTIONS:
@@ -586,6 +605,7 @@ class StackWalker:
         cfi_only: bool = False,
     ) -> tuple[dict[str, int], Trust, bool] | None:
         lookup = ip if exact else ip - 1
+        self.budget.work()
         if self.bits == 64:
             found = self._step_amd64(regs, ip, sp, lookup, sym, state, notes)
         else:
@@ -835,7 +855,9 @@ class StackWalker:
 
         for i, (value,) in enumerate(struct.iter_unpack(fmt, data[: len(data) // width * width])):
             if value >= 0x10000 and self._is_return_address(value):
+                self.budget.scanned(i)
                 return value, addr + i * width
+        self.budget.scanned(len(data) // width)
         return None
 
     def _scan(
