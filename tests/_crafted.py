@@ -51,7 +51,7 @@ def aliased_stack_dump(threads: int, *, stack_words: int = 8192, distinct: int =
     data = bytearray(b.to_bytes())
     count, dir_rva = _directory(data)
     for i in range(count):
-        stype, size, rva = struct.unpack_from("<III", data, dir_rva + 12 * i)
+        stype, _size, rva = struct.unpack_from("<III", data, dir_rva + 12 * i)
         if stype == _THREAD_LIST:
             entry_at = dir_rva + 12 * i
             first = _THREAD.unpack_from(data, rva + 4)

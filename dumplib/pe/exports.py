@@ -118,14 +118,20 @@ class _Strings:
     one piece) are read one by one.
     """
 
-    __slots__ = ("_blob", "_end", "_image", "_start")
+    __slots__ = ("_blob", "_end", "_image", "_seen", "_start")
 
     def __init__(self, image: ImageBytes, rva: int, size: int) -> None:
         self._image = image
         self._start = rva
         self._blob = b""
+        # One str per distinct RVA: a table naming 65,536 exports with one 4 KiB
+        # string costs one string, not 65,536 copies.
+        self._seen: dict[tuple[int, int], str] = {}
         try:
-            self._blob = bytes(image.read(rva, min(size, image.limit - rva), _STRUCT))
+            # Only bytes that exist: the directory's size may reach into gigabytes
+            # of a section's zero fill.
+            want = min(size, image.limit - rva, image.stored(rva))
+            self._blob = bytes(image.read(rva, want, _STRUCT))
         except (MemoryNotInDump, PeError):
             self._blob = b""
         self._end = rva + len(self._blob)
@@ -137,12 +143,19 @@ class _Strings:
             PeError: unterminated, or outside the image.
             MemoryNotInDump: (memory layout) not captured.
         """
+        seen = self._seen.get((rva, limit))
+        if seen is not None:
+            return seen
+        text: str | None = None
         if self._start <= rva < self._end:
             at = rva - self._start
             nul = self._blob.find(b"\0", at, at + limit)
             if nul >= 0:
-                return self._blob[at:nul].decode("utf-8", errors="replace")
-        return _decode(self._image.cstring(rva, what, limit))
+                text = self._blob[at:nul].decode("utf-8", errors="replace")
+        if text is None:
+            text = _decode(self._image.cstring(rva, what, limit))
+        self._seen[(rva, limit)] = text
+        return text
 
 
 def _table(image: ImageBytes, rva: int, count: int, code: str, what: str) -> tuple[int, ...]:

@@ -116,7 +116,7 @@ class PackedRegisters(Mapping[str, int]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return repr(dict(zip(self._names, self._values)))
+        return repr(dict(zip(self._names, self._values, strict=True)))
 
 
 def pack_registers(regs: Mapping[str, int]) -> PackedRegisters:
