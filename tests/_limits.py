@@ -47,9 +47,18 @@ class Measured:
     wall: float
 
 
-def measure(code: str, *, timeout: float = 120, env: dict[str, str] | None = None) -> Measured:
-    """Run ``code`` (which must call ``result(**fields)`` once) in a subprocess."""
+def measure(code: str, *, timeout: float = 120, env: dict[str, str] | None = None,
+            address_space_mb: int | None = None) -> Measured:
+    """Run ``code`` (which must call ``result(**fields)`` once) in a subprocess.
+
+    ``address_space_mb`` caps the child's address space (RLIMIT_AS), so that
+    code which would allocate gigabytes fails fast with MemoryError instead of
+    eating a shared machine's memory.
+    """
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    if address_space_mb is not None:
+        code = (f"import resource\nresource.setrlimit(resource.RLIMIT_AS, "
+                f"({address_space_mb << 20}, {address_space_mb << 20}))\n") + code
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", _PRELUDE + code], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout, check=False)
