@@ -21,6 +21,7 @@ from rich.table import Table
 from dumplib._exc import DumpError
 from dumplib.cli.common import EXIT_OK, EXIT_USAGE, console, emit_json, fail
 from dumplib.triage import DEFAULT_TIMEOUT, BucketSummary, TriageResult, WorkerStartError, triage
+from dumplib.triage.worker import DEFAULT_MEMORY_LIMIT
 
 __all__ = ["EXIT_INTERRUPTED", "register", "summary_json", "summary_table"]
 
@@ -116,7 +117,8 @@ def _run(args: argparse.Namespace) -> int:
             result = triage(args.paths, jobs=args.jobs, client=client, out=args.out,
                             symbols=args.symbols or [], timeout=args.timeout,
                             modules=args.module or [], retry_errors=args.retry_errors,
-                            progress=progress)
+                            progress=progress,
+                            memory_limit=args.memory_limit << 20 if args.memory_limit else None)
     except ValueError as exc:
         sys.stderr.write(f"dumplib: error: {exc}\n")
         return EXIT_USAGE
@@ -174,6 +176,9 @@ def register(sub: Any) -> None:
                    help="symbol path entry (directory, file, srv*CACHE*URL); repeatable")
     p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"time limit per dump (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--memory-limit", type=int, default=DEFAULT_MEMORY_LIMIT >> 20, metavar="MB",
+                   help="memory a worker may use per dump beyond the dump's size "
+                        f"(default {DEFAULT_MEMORY_LIMIT >> 20}; 0: no limit)")
     p.add_argument("--module", action="append", metavar="NAME",
                    help="also record this module's version in every row; repeatable")
     p.add_argument("--retry-errors", action="store_true",
