@@ -242,10 +242,10 @@ def _open_stream(path: str, kind: str, member: str | None) -> Iterator[tuple[IO[
                     yield g, size  # type: ignore[misc]
             elif kind == "xz":
                 with lzma.LZMAFile(raw, "rb") as x:
-                    yield x, size  # type: ignore[misc]
+                    yield x, size
             elif kind == "bz2":
                 with bz2.BZ2File(raw, "rb") as b:
-                    yield b, size  # type: ignore[misc]
+                    yield b, size
             elif kind == "zstd":
                 reader = _zstd_reader(raw)
                 with reader:

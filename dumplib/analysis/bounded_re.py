@@ -93,7 +93,7 @@ class _Bounded:
         self._timed = False
         compiled: Any = None
         try:
-            import regex
+            import regex  # type: ignore[import-untyped, unused-ignore]
 
             compiled = regex.compile(text, flags | regex.V0)
             self._timed = True
