@@ -9,7 +9,7 @@ peak RSS. The property, for consecutive scales a < b:
     metric(b) - metric(a) <= SLACK * (size(b) / size(a)) * max(metric(a), FLOOR)
 
 i.e. a metric may grow at most in proportion to the input (with a slack of
-SLACK for measurement noise on a shared machine). Fixed costs (the interpreter,
+SLACK[metric] for measurement noise on a shared machine). Fixed costs (the interpreter,
 minimum budgets) make small inputs look cheap, which the property allows.
 """
 
@@ -21,7 +21,7 @@ import pytest
 
 from tests._limits import measure
 
-SLACK = 1.5
+SLACK = {"rss_mb": 1.5, "work": 1.5, "seconds": 3.0}  # wall time is noisy on a shared machine
 #: Below these a metric counts as noise (interpreter start-up, page-cache luck).
 FLOOR = {"rss_mb": 40.0, "seconds": 0.5, "work": 1.0}
 
@@ -100,7 +100,7 @@ def _grows_linearly(name: str, runs: list[dict[str, float]], metric: str) -> Non
     for a, b in itertools.pairwise(runs):
         ratio = b["size"] / a["size"]
         base = max(a[metric], FLOOR[metric])
-        assert b[metric] - a[metric] <= SLACK * ratio * base, (name, metric, runs)
+        assert b[metric] - a[metric] <= SLACK[metric] * ratio * base, (name, metric, runs)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
