@@ -130,7 +130,7 @@ def sniff_file(path: str | os.PathLike[str]) -> str | None:
 
 # -- zip: one central directory per process and file version --------------------------
 
-_ZIPS: OrderedDict[tuple[str, int, int], zipfile.ZipFile] = OrderedDict()
+_ZIPS: OrderedDict[tuple[str, int, int, int, int], zipfile.ZipFile] = OrderedDict()
 _ZIPS_LOCK = threading.Lock()
 _MAX_OPEN_ZIPS = 4
 
@@ -149,7 +149,7 @@ def zip_file(path: str) -> zipfile.ZipFile:
         st = os.stat(path)
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+    key = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
     with _ZIPS_LOCK:
         z = _ZIPS.get(key)
         if z is not None:
