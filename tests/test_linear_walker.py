@@ -68,3 +68,14 @@ def test_honest_stacks_are_unchanged_and_registers_compact() -> None:
     assert caller.registers["rsp"] == caller.sp and caller.registers["rip"] == caller.ip
     assert dict(caller.registers) == caller.registers
     assert not any("budget" in n for n in stack.notes)
+
+
+def test_walking_a_thread_again_gives_the_same_stack_without_notes() -> None:
+    data = aliased_stack_dump(2, stack_words=16)
+    with dumplib.open(data) as dump:
+        first = dump.stack(dump.threads[0])
+        again = dump.stack(dump.threads[0])
+        other = dump.stack(dump.threads[1])
+    assert again == first and again.notes == first.notes
+    assert other.frames == first.frames
+    assert other.notes[-1] == f"same registers and stack as thread {first.thread_id}"

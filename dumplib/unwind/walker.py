@@ -468,6 +468,8 @@ class StackWalker:
         lo, hi = self._bounds(thread, sp)
         alias = (tuple(sorted(regs.items())), lo, hi, thread.stack_range, max_frames)
         prior = self._walked.get(alias)
+        if prior is not None and prior.thread_id == thread.id:
+            return prior  # walked before: the same answer, no budget spent again
         if prior is not None:  # threads aliasing one stack from one context: walked once
             return Stack(thread.id, prior.frames, prior.status, (
                 *prior.notes, f"same registers and stack as thread {prior.thread_id}"))
