@@ -50,7 +50,7 @@ def test_a_worker_killed_by_the_timeout_leaves_no_spill_file(
     by_name = {Path(r.path).name: r for r in rows.values()}
     assert by_name["a.dmp.gz"].bucket == "ERROR/timeout"
     assert by_name["b.dmp.gz"].error is None
-    assert _spills(spill) == []
+    assert _spills(spill) == []  # neither spill files nor worker directories are left
 
 
 def test_a_runaway_worker_meets_its_memory_limit(tmp_path: Path,
