@@ -92,7 +92,7 @@ from dumplib.symbols.breakpad import BreakpadSymbols
 data = (b"MODULE windows x86_64 0123456789ABCDEF0123456789ABCDEF1 a.pdb\\nFILE 0 a.c\\n"
         + b"\\n" * (50 << 20) + b"FUNC 1000 10 0 f\\n1000 10 7 0\\n")
 syms = BreakpadSymbols.parse(data)
-result(size=len(data), outcome=f"{{len(syms.functions)}} function")
+result(size=len(data), outcome=f"{len(syms.functions)} function")
 """
 
 _SIG = """
