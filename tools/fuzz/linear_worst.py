@@ -127,6 +127,8 @@ CASES: dict[str, str] = {
     "dump: 1,000 contexts on one stack": _OPEN_WALK.format(threads=1000, distinct=1000,
                                                            outside=False),
     "dump: 19,000 recovery scans": _OPEN_WALK.format(threads=19000, distinct=64, outside=True),
+    "dump: 4,000 distinct recovery scans": _OPEN_WALK.format(threads=4000, distinct=4000,
+                                                             outside=True),
     "gzip: 1000 MiB of zeros": "bomb:.dmp.gz::1000",
     "gzip: MDMP + 1000 MiB of zeros": "bomb:.dmp.gz:MDMP:1000",
     "xz: MDMP + 2 GiB of zeros": "bomb:.dmp.xz:MDMP:2048",
