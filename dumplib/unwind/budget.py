@@ -13,13 +13,16 @@ instead:
 When either runs out, the walk in progress ends TRUNCATED with a note, and
 later threads get only their context frame. Threads whose walks would start
 from identical registers on the same stack are walked once (the walker keys
-its walks); frames keep their registers in :class:`PackedRegisters`, a tuple
-with a shared key tuple, instead of a dict each.
+its walks) and share the frames, which still count against the budget, since
+callers work per frame and per thread. Frames keep their registers in
+:class:`PackedRegisters`, a tuple with a shared key tuple, not a dict each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+
+from dumplib.unwind.frames import Stack, StackStatus
 
 __all__ = [
     "BYTES_PER_FRAME",
@@ -77,6 +80,24 @@ class WalkBudget:
     def scanned(self, words: int) -> None:
         """Count ``words`` stack words examined by a scan."""
         self.work_left -= 1 + words // WORDS_PER_UNIT
+
+    def alias(self, thread_id: int, prior: Stack) -> Stack:
+        """The stack of a thread that aliases ``prior``'s stack and registers.
+
+        No walking is done, but its frames count against the budget like walked
+        ones: what callers do per frame (naming, matching, printing) must stay
+        in proportion to the file too. Past the budget the thread gets its
+        first frame only.
+        """
+        notes = (*prior.notes, f"same registers and stack as thread {prior.thread_id}")
+        n = len(prior.frames)
+        if self.frames_left >= n:
+            self.frames_left -= n
+            return Stack(thread_id, prior.frames, prior.status, notes)
+        keep = max(1, self.frames_left)
+        self.frames_left -= keep
+        return Stack(thread_id, prior.frames[:keep], StackStatus.TRUNCATED,
+                     (*notes, self.note()))
 
     def note(self) -> str:
         """Why a walk stopped, for :attr:`Stack.notes`."""

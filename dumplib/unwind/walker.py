@@ -471,8 +471,7 @@ class StackWalker:
         if prior is not None and prior.thread_id == thread.id:
             return prior  # walked before: the same answer, no budget spent again
         if prior is not None:  # threads aliasing one stack from one context: walked once
-            return Stack(thread.id, prior.frames, prior.status, (
-                *prior.notes, f"same registers and stack as thread {prior.thread_id}"))
+            return self.budget.alias(thread.id, prior)
         frames: list[Frame] = []
         trust = Trust.CONTEXT
         exact = True
