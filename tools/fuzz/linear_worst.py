@@ -29,7 +29,8 @@ from tests._crafted import aliased_stack_dump
 data = aliased_stack_dump({threads}, distinct={distinct}, outside={outside})
 with dumplib.open(data) as d:
     stacks = d.stacks()
-result(size=len(data), outcome=f"{{len(stacks)}} stacks")
+    report = dumplib.analyze(d)
+result(size=len(data), outcome=f"{{len(stacks)}} stacks, analysed")
 """
 
 _EXPAND = """
