@@ -67,3 +67,19 @@ def test_a_runaway_worker_meets_its_memory_limit(tmp_path: Path,
     assert rows["hog.dmp"].bucket == "ERROR/memory-limit", rows["hog.dmp"]
     assert "memory limit" in (rows["hog.dmp"].error or "")
     assert rows["fine.dmp"].error is None  # the same worker goes on after the limit
+
+
+def test_the_memory_limit_follows_each_dump_size(tmp_path: Path) -> None:
+    """A large dump after a small one in the same worker is not refused by the
+    small one's limit (the limit is the dump's size plus the allowance)."""
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "a.dmp").write_bytes(SAMPLE.read_bytes())
+    big = dumps / "b.dmp"
+    big.write_bytes(SAMPLE.read_bytes())
+    with big.open("r+b") as f:
+        f.truncate(512 << 20)  # sparse: trailing bytes the dump does not use
+    result = triage(dumps, jobs=1, timeout=120, memory_limit=64 << 20)
+    rows = {Path(r.path).name: r for r in result}
+    assert rows["a.dmp"].error is None
+    assert rows["b.dmp"].error is None, rows["b.dmp"].error

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from dumplib.triage.discover import DumpRef
 from dumplib.triage.worker import Skipped, WorkerConfig, _analysis, analyse
 
-__all__ = ["limit_memory", "main"]
+__all__ = ["limit_memory", "main", "unlimit_memory"]
 
 
 def _sender(out: BinaryIO) -> Any:
@@ -50,12 +50,30 @@ def limit_memory(size: int, limit: int | None) -> None:
 
         with open("/proc/self/statm") as f:
             mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        global _ORIGINAL_LIMIT
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if _ORIGINAL_LIMIT is None:
+            _ORIGINAL_LIMIT = (soft, hard)
         want = mapped + size + limit
         if hard != resource.RLIM_INFINITY:
             want = min(want, hard)
         resource.setrlimit(resource.RLIMIT_AS, (want, hard))
     except (ImportError, OSError, ValueError):  # not Linux: no address-space cap
+        pass
+
+
+_ORIGINAL_LIMIT: tuple[int, int] | None = None
+
+
+def unlimit_memory() -> None:
+    """Restore the address-space limit this process started with."""
+    if _ORIGINAL_LIMIT is None:
+        return
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, _ORIGINAL_LIMIT)
+    except (ImportError, OSError, ValueError):
         pass
 
 
@@ -81,7 +99,10 @@ def main() -> int:
             send({"id": ident, "event": "start", "sha256": sha, "size": size})
             limit_memory(size, cfg.memory_limit)
 
-        row = analyse(ref, cfg, on_hashed=hashed)
+        try:
+            row = analyse(ref, cfg, on_hashed=hashed)
+        finally:
+            unlimit_memory()  # the next dump may be larger: its cap is set once it is read
         if isinstance(row, Skipped):
             send({"id": ident, "event": "skip", "sha256": row.sha256, "size": row.size})
         else:
