@@ -92,7 +92,7 @@ except ExpansionLimitError:
 finally:
     os.unlink(path)
 result(size=len(raw.getvalue()), work=work)
-""", (64, 256, 1024)),
+""", (80, 320, 1280)),  # above the 64 MiB always allowed
 }
 
 
