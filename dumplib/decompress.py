@@ -59,6 +59,7 @@ __all__ = [
     "UnsupportedArchiveError",
     "expand",
     "open_source",
+    "refuse_foreign",
     "sniff",
     "sniff_file",
     "zip_dump_members",
@@ -74,6 +75,13 @@ _MAGIC = (
     (b"\x28\xb5\x2f\xfd", "zstd"),
     (b"PK\x03\x04", "zip"),
     (b"PK\x05\x06", "zip"),
+)
+#: Containers recognised but not read, with what to do instead.
+_FOREIGN = (
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"MSCF", "a CAB archive"),
+    (b"\x04\x22\x4d\x18", "an LZ4 frame"),
 )
 #: Dumps expanding to at most this many bytes are kept in memory.
 IN_MEMORY_LIMIT = 16 << 20
@@ -112,6 +120,21 @@ def sniff(head: bytes) -> str | None:
         if head.startswith(magic):
             return kind
     return None
+
+
+def refuse_foreign(head: bytes, name: str) -> None:
+    """Raise a clear error when ``head`` starts a container dumplib does not read.
+
+    Raises:
+        UnsupportedArchiveError: a 7-Zip, RAR, CAB or LZ4 container.
+    """
+    for magic, what in _FOREIGN:
+        if head.startswith(magic):
+            raise UnsupportedArchiveError(
+                f"{name} is {what}, which dumplib does not read; extract the dump from it "
+                "(dumplib reads .dmp files compressed with gzip, xz, bzip2, zstd or zip)",
+                stream="header", offset=0,
+            )
 
 
 def sniff_file(path: str | os.PathLike[str]) -> str | None:

@@ -104,6 +104,13 @@ class Source:
                     from dumplib.decompress import open_source
 
                     return open_source(path, kind)
+                from dumplib.decompress import refuse_foreign
+
+                try:
+                    refuse_foreign(mm[:8], path)
+                except BaseException:
+                    mm.close()
+                    raise
             view = memoryview(mm)
 
             def close_map() -> None:

@@ -274,3 +274,13 @@ def test_expansion_cap_is_relative_to_the_input(tmp_path: Path) -> None:
     finally:
         got.close()
     assert tempfile.gettempdir()
+
+
+@pytest.mark.parametrize(("magic", "what"), [(b"7z\xbc\xaf\x27\x1c", "7-Zip"),
+                                             (b"Rar!\x1a\x07\x00", "RAR"),
+                                             (b"MSCF\0\0\0\0", "CAB")])
+def test_other_containers_say_what_they_are(magic: bytes, what: str, tmp_path: Path) -> None:
+    path = tmp_path / "crash.bin"
+    path.write_bytes(magic + bytes(64))  # the container signatures of 7zFormat.txt, RAR, [MS-CAB]
+    with pytest.raises(UnsupportedArchiveError, match=what):
+        dumplib.open(path)
