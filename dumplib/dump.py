@@ -38,6 +38,17 @@ SymbolsArg = Sequence["str | os.PathLike[str]"] | None
 class Dump(DumpFile):
     """An opened minidump. See :class:`~dumplib.model.dump.DumpFile` for the stream API."""
 
+    def close(self) -> None:
+        """Release the file mapping and the stack walkers' symbol resolvers.
+
+        A resolver for a ``srv*URL`` path without a cache made a temporary
+        download directory; it is removed here.
+        """
+        walkers = self.__dict__.pop("_walkers", {})
+        for walker in walkers.values():
+            walker.close()
+        super().close()
+
     # -- stacks (dumplib.unwind, imported on first use) ------------------------------
 
     def stack_walker(self, symbols: SymbolsArg = None) -> StackWalker:

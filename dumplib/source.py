@@ -22,6 +22,12 @@ __all__ = ["Source", "SourceLike"]
 SourceLike = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
 
 
+def _compressed(head: bytes) -> str | None:
+    from dumplib.decompress import sniff
+
+    return sniff(head)
+
+
 class Source:
     """Random-access, bounded reads over a dump's bytes.
 
@@ -58,6 +64,9 @@ class Source:
     def open(cls, source: SourceLike) -> Source:
         """Open a path, a bytes-like object or a seekable binary file object.
 
+        A path to a compressed dump (gzip, xz, bzip2, zstd, or a zip archive of
+        one dump) is decompressed, within bounds, by :mod:`dumplib.decompress`.
+
         Args:
             source: the dump, as a filesystem path, ``bytes``/``bytearray``/
                 ``memoryview``, or a binary file object supporting ``seek``/``read``.
@@ -88,6 +97,20 @@ class Source:
                 fh.close()
                 raise SourceError(f"cannot map {path}: {exc}") from exc
             fh.close()
+            if mm[:4] != b"MDMP":
+                kind = _compressed(mm[:8])
+                if kind is not None:
+                    mm.close()
+                    from dumplib.decompress import open_source
+
+                    return open_source(path, kind)
+                from dumplib.decompress import refuse_foreign
+
+                try:
+                    refuse_foreign(mm[:8], path)
+                except BaseException:
+                    mm.close()
+                    raise
             view = memoryview(mm)
 
             def close_map() -> None:

@@ -107,3 +107,10 @@ def test_cli_triage_timeout_default_matches_the_pool() -> None:
     from dumplib.triage import DEFAULT_TIMEOUT
 
     assert cli_triage.DEFAULT_TIMEOUT == DEFAULT_TIMEOUT
+
+
+def test_cli_triage_memory_limit_default_matches_the_worker() -> None:
+    import dumplib.cli.triage as cli_triage
+    from dumplib.triage.worker import DEFAULT_MEMORY_LIMIT
+
+    assert cli_triage.DEFAULT_MEMORY_LIMIT == DEFAULT_MEMORY_LIMIT

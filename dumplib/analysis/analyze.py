@@ -279,6 +279,8 @@ def analyze(
             label = report_bucket
             summary = kernel_summary_line(bugcheck_report, findings)
         states = {t.id: t.state for t in ctx.threads}
+        if ctx.resolver is not None:  # symbol-server faults: recorded, never raised
+            ctx.notes.extend(ctx.resolver.locator.faults)
         return Report(
             findings=findings,
             bucket=report_bucket,

@@ -63,6 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dumplib.analysis.bounded_re import compile_bounded
 from dumplib.analysis.collectors import COLLECTORS
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts
 from dumplib.analysis.kernel_match import (
@@ -273,7 +274,7 @@ class _V:
         out = []
         for i, text in enumerate(self.strings(value, key)):
             try:
-                out.append(re.compile(text, re.IGNORECASE))
+                out.append(compile_bounded(text, re.IGNORECASE))
             except re.error as exc:
                 raise self.fail(f"{key}[{i}]", f"bad regular expression: {exc}") from None
         return tuple(out)
@@ -565,6 +566,8 @@ def load_signature(path: str | os.PathLike[str]) -> Signature:
         raise SignatureError(f"not UTF-8 text: {exc.reason}", path=str(p)) from None
     except tomllib.TOMLDecodeError as exc:
         raise SignatureError(f"not valid TOML: {exc}", path=str(p)) from None
+    except RecursionError:  # arrays or inline tables nested thousands deep
+        raise SignatureError("not valid TOML: nested too deeply", path=str(p)) from None
     return parse_signature(data, str(p))
 
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # imported when the command runs (issue #16)
 #: ``dumplib.triage.DEFAULT_TIMEOUT``, repeated here so that building the parser
 #: does not import the process pool (tests/test_startup.py checks they agree).
 DEFAULT_TIMEOUT = 120.0
+#: ``dumplib.triage.worker.DEFAULT_MEMORY_LIMIT`` (bytes), repeated for the same reason.
+DEFAULT_MEMORY_LIMIT = 2048 << 20
 
 if TYPE_CHECKING:
     from dumplib.views.fit import FittedTable
@@ -142,7 +144,8 @@ def _run(args: argparse.Namespace) -> int:
             result = triage(args.paths, jobs=args.jobs, client=client, out=args.out,
                             symbols=args.symbols or [], timeout=args.timeout,
                             modules=args.module or [], retry_errors=args.retry_errors,
-                            progress=progress)
+                            progress=progress,
+                            memory_limit=args.memory_limit << 20 if args.memory_limit else None)
     except ValueError as exc:
         sys.stderr.write(f"dumplib: error: {exc}\n")
         return EXIT_USAGE
@@ -200,6 +203,9 @@ def register(sub: Any) -> None:
                    help="symbol path entry (directory, file, srv*CACHE*URL); repeatable")
     p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                    help=f"time limit per dump (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--memory-limit", type=int, default=DEFAULT_MEMORY_LIMIT >> 20, metavar="MB",
+                   help="memory a worker may use per dump beyond the dump's size "
+                        f"(default {DEFAULT_MEMORY_LIMIT >> 20}; 0: no limit)")
     p.add_argument("--module", action="append", metavar="NAME",
                    help="also record this module's version in every row; repeatable")
     p.add_argument("--retry-errors", action="store_true",

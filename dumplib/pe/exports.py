@@ -119,14 +119,20 @@ class _Strings:
     one piece) are read one by one.
     """
 
-    __slots__ = ("_blob", "_end", "_image", "_start")
+    __slots__ = ("_blob", "_end", "_image", "_seen", "_start")
 
     def __init__(self, image: ImageBytes, rva: int, size: int) -> None:
         self._image = image
         self._start = rva
         self._blob = b""
+        # One str per distinct RVA: a table naming 65,536 exports with one 4 KiB
+        # string costs one string, not 65,536 copies.
+        self._seen: dict[tuple[int, int], str] = {}
         try:
-            self._blob = bytes(image.read(rva, min(size, image.limit - rva), _STRUCT))
+            # Only bytes that exist: the directory's size may reach into gigabytes
+            # of a section's zero fill.
+            want = min(size, image.limit - rva, image.stored(rva))
+            self._blob = bytes(image.read(rva, want, _STRUCT))
         except (MemoryNotInDump, PeError):
             self._blob = b""
         self._end = rva + len(self._blob)
@@ -138,12 +144,19 @@ class _Strings:
             PeError: unterminated, or outside the image.
             MemoryNotInDump: (memory layout) not captured.
         """
+        seen = self._seen.get((rva, limit))
+        if seen is not None:
+            return seen
+        text: str | None = None
         if self._start <= rva < self._end:
             at = rva - self._start
             nul = self._blob.find(b"\0", at, at + limit)
             if nul >= 0:
-                return self._blob[at:nul].decode("utf-8", errors="replace")
-        return _decode(self._image.cstring(rva, what, limit))
+                text = self._blob[at:nul].decode("utf-8", errors="replace")
+        if text is None:
+            text = _decode(self._image.cstring(rva, what, limit))
+        self._seen[(rva, limit)] = text
+        return text
 
 
 def _table(image: ImageBytes, rva: int, count: int, code: str, what: str) -> tuple[int, ...]:
@@ -255,7 +268,11 @@ def parse_exports_cached(
     found: list[str] = []
     table = parse_exports(image, rva, size, found)
     warnings.extend(found)
-    if key is not None and cache is not None and not found:
+    # Names shared by many exports (a hostile table) would be written out once per
+    # export: cache only tables whose text is no larger than the directory holding it.
+    text = sum(len(e.name or "") + len(e.forwarder or "") for e in table.exports)
+    if (key is not None and cache is not None and not found
+            and text <= min(size, image.stored(rva))):
         cache.put("exports", key, {
             "dll": table.dll_name, "timestamp": table.timestamp, "base": table.ordinal_base,
             "exports": [[e.ordinal, e.name, e.rva, e.forwarder] for e in table.exports],
@@ -271,7 +288,10 @@ def _exports_key(image: ImageBytes, rva: int, size: int, digest: Any) -> str | N
          ords_rva) = EXPORT_DIRECTORY.unpack_from(head)
         if n_funcs > MAX_EXPORTS or n_names > MAX_EXPORTS:
             return None
-        blob = bytes(image.read(rva, min(size, image.limit - rva), _STRUCT))
+        want = min(size, image.limit - rva)
+        if image.stored(rva) < want:
+            return None  # partly zero fill: never read (or hash) more than the file holds
+        blob = bytes(image.read(rva, want, _STRUCT))
         parts = [head, blob]
         for at, count, width in ((funcs_rva, n_funcs, 4), (names_rva, n_names, 4),
                                  (ords_rva, n_names, 2)):

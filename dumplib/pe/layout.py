@@ -79,6 +79,10 @@ class ImageBytes:
         """How many bytes from ``rva`` can be read in one piece that cannot partly fail."""
         raise NotImplementedError
 
+    def stored(self, rva: int) -> int:
+        """Bytes from ``rva`` that exist in the input (not zero fill); at most to ``limit``."""
+        return max(0, self.limit - rva)
+
     def cstring(self, rva: int, structure: str, limit: int = MAX_STRING_LENGTH) -> bytes:
         """Read a NUL-terminated byte string at ``rva`` (without the NUL).
 
@@ -161,6 +165,21 @@ class FileLayout(ImageBytes):
             return min(self._headers_end, self.source.size) - rva
         i = self._locate(rva)
         return self._ends[i] - rva if i >= 0 else 0
+
+    def stored(self, rva: int) -> int:
+        """Bytes from ``rva`` to the end of its section's raw data in the file.
+
+        Beyond that a section reads as zero fill, which a hostile image can make
+        gigabytes long: callers size their reads with this, not the directory's size.
+        """
+        if 0 <= rva < self._headers_end:
+            return max(0, min(self._headers_end, self.source.size) - rva)
+        i = self._locate(rva)
+        if i < 0:
+            return 0
+        sec = self._sections[i]
+        stored = min(sec.raw_size, max(0, self.source.size - self._pointers[i]))
+        return max(0, stored - (rva - sec.virtual_address))
 
     def file_view(self, offset: int, size: int, structure: str) -> memoryview:
         """Bytes at a file offset (for structures located by file pointer).

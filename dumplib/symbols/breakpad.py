@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 
@@ -76,6 +77,7 @@ _OVERLAP_SCAN = 16
 
 #: An unknown record of a newer format version: an upper-case keyword and a space.
 _KEYWORD = re.compile(rb"[A-Z][A-Z0-9_]*( |\r?$)")
+_NONBLANK = re.compile(rb"[^\n]+")
 _MAX_WARNINGS = 100
 _KNOWN = frozenset(
     (b"MODULE", b"INFO", b"FILE", b"FUNC", b"PUBLIC", b"STACK", b"INLINE", b"INLINE_ORIGIN")
@@ -166,7 +168,9 @@ class BreakpadSymbols:
         "_func_line_cache",
         "_func_lines",
         "_func_starts",
+        "_lineno",
         "_lines",
+        "_offsets",
         "_origin_lines",
         "_origins",
         "_public_starts",
@@ -188,10 +192,25 @@ class BreakpadSymbols:
         data = bytes(data).removeprefix(b"\xef\xbb\xbf")
         if not data.startswith(MAGIC):
             raise SymbolError("not a breakpad .sym file (no MODULE line)", stream=name, offset=0)
-        lines = data.split(b"\n")
-        self._lines = lines
+        # Only the records kept for later (line, FILE, INLINE, STACK ...) are
+        # stored, with their line number and offset: memory follows the records
+        # kept, not the line count (50 MB of blank lines cost nothing).
+        first_end = data.find(b"\n")
+        head = data if first_end < 0 else data[:first_end]
+        kept: list[bytes] = []
+        self._lines = kept
+        self._lineno = array("L")
+        self._offsets = array("Q")
+        lineno, offsets = self._lineno, self._offsets
+
+        def keep(line: bytes, number: int, offset: int) -> int:
+            kept.append(line)
+            lineno.append(number)
+            offsets.append(offset)
+            return len(kept) - 1
+
         try:
-            self.module = _parse_module(lines[0])
+            self.module = _parse_module(head)
         except ValueError as exc:
             raise SymbolError(f"bad MODULE line: {exc}", stream=name, offset=0) from exc
         self.code_id: str | None = None
@@ -209,21 +228,24 @@ class BreakpadSymbols:
         # [first, end) line indices of the line / INLINE records of the FUNC being read
         cur_lines: list[int] | None = None
         cur_inlines: list[int] | None = None
-        i = 0
+        i = start = 0
+        prev = 0
         try:
-            for i in range(1, len(lines)):
-                line = lines[i]
-                if not line:
-                    continue
+            for m in _NONBLANK.finditer(data, 0 if first_end < 0 else first_end + 1):
+                start = m.start()
+                i += data.count(b"\n", prev, start)
+                prev = start
+                line = m.group()
                 first = line[0]
                 if first in hexdigits:
                     if cur_lines is None:
                         raise ValueError("line record outside any FUNC")
+                    k = keep(line, i, start)
                     if cur_lines[0] < 0:
-                        cur_lines[0] = i
-                    cur_lines[1] = i + 1
+                        cur_lines[0] = k
+                    cur_lines[1] = k + 1
                 elif line.startswith(b"FILE "):
-                    file_lines.append(i)
+                    file_lines.append(keep(line, i, start))
                 elif line.startswith(b"FUNC "):
                     parts = line.rstrip(b"\r").split(b" ", 5)
                     multiple = parts[1] == b"m"
@@ -265,19 +287,20 @@ class BreakpadSymbols:
                 elif line.startswith(b"STACK "):
                     cur_lines = cur_inlines = None
                     if line.startswith(b"STACK CFI "):
-                        cfi_lines.append(i)
+                        cfi_lines.append(keep(line, i, start))
                     elif line.startswith(b"STACK WIN "):
-                        win_lines.append(i)
+                        win_lines.append(keep(line, i, start))
                     else:
                         self._skip(line, i)
                 elif line.startswith(b"INLINE_ORIGIN "):
-                    origin_lines.append(i)
+                    origin_lines.append(keep(line, i, start))
                 elif line.startswith(b"INLINE "):
                     if cur_inlines is None:
                         raise ValueError("INLINE record outside any FUNC")
+                    k = keep(line, i, start)
                     if cur_inlines[0] < 0:
-                        cur_inlines[0] = i
-                    cur_inlines[1] = i + 1
+                        cur_inlines[0] = k
+                    cur_inlines[1] = k + 1
                 elif line.startswith(b"INFO "):
                     if line.startswith(b"INFO CODE_ID "):
                         parts = line.rstrip(b"\r").split(b" ", 3)
@@ -287,9 +310,10 @@ class BreakpadSymbols:
                 elif line[:1].isalnum() and all(c in b"0123456789abcdefABCDEF \r\t" for c in line):
                     if cur_lines is None:
                         raise ValueError("line record outside any FUNC")
+                    k = keep(line, i, start)
                     if cur_lines[0] < 0:
-                        cur_lines[0] = i
-                    cur_lines[1] = i + 1
+                        cur_lines[0] = k
+                    cur_lines[1] = k + 1
                 elif _KEYWORD.match(line):
                     keyword = line.split(None, 1)[0]
                     if keyword in _KNOWN:
@@ -298,7 +322,8 @@ class BreakpadSymbols:
                 elif line.strip():
                     raise ValueError(f"unknown record {_decode(line[:20])!r}")
         except (ValueError, IndexError) as exc:
-            raise self._error(f"bad record on line {i + 1}: {exc}", i) from exc
+            raise SymbolError(f"bad record on line {i + 1}: {exc}", stream=self.name,
+                              offset=start) from exc
         if any(funcs[k].address > funcs[k + 1].address for k in range(len(funcs) - 1)):
             order = sorted(range(len(funcs)), key=lambda k: funcs[k].address)
             funcs = [funcs[k] for k in order]
@@ -371,9 +396,12 @@ class BreakpadSymbols:
             keyword = _decode(line.split(b" ", 2)[0 if not line.startswith(b"STACK") else 1])
             self.warnings.append(f"line {line_index + 1}: unknown record {keyword!r} skipped")
 
+    def _line_no(self, k: int) -> int:
+        """The 1-based file line number of kept record ``k``."""
+        return self._lineno[k] + 1
+
     def _error(self, message: str, line_index: int) -> SymbolError:
-        offset = sum(len(line) + 1 for line in self._lines[:line_index])
-        return SymbolError(message, stream=self.name, offset=offset)
+        return SymbolError(message, stream=self.name, offset=self._offsets[line_index])
 
     # -- lazily parsed tables ---------------------------------------------------------
 
@@ -385,7 +413,7 @@ class BreakpadSymbols:
             try:
                 table[int(parts[1])] = _decode(parts[2]) if len(parts) > 2 else ""
             except (ValueError, IndexError) as exc:
-                raise self._error(f"bad {record} record on line {i + 1}", i) from exc
+                raise self._error(f"bad {record} record on line {self._line_no(i)}", i) from exc
         return table
 
     @property
@@ -409,7 +437,7 @@ class BreakpadSymbols:
                 raise ValueError("line record needs address, size, line and file")
             return LineRecord(int(parts[0], 16), int(parts[1], 16), int(parts[2]), int(parts[3]))
         except ValueError as exc:
-            raise self._error(f"bad line record on line {i + 1}: {exc}", i) from exc
+            raise self._error(f"bad line record on line {self._line_no(i)}: {exc}", i) from exc
 
     def _line_indices(self, span: tuple[int, int]) -> Iterator[int]:
         lines = self._lines
@@ -469,7 +497,7 @@ class BreakpadSymbols:
             )
             return InlineRecord(int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]), ranges)
         except ValueError as exc:
-            raise self._error(f"bad INLINE record on line {i + 1}: {exc}", i) from exc
+            raise self._error(f"bad INLINE record on line {self._line_no(i)}: {exc}", i) from exc
 
     def function_inlines(self, function: FuncRecord) -> list[InlineRecord]:
         """Return the INLINE records of one FUNC, in file order.
@@ -616,7 +644,9 @@ class BreakpadSymbols:
                             StackCfiRecord(int(parts[2], 16), _decode(b" ".join(parts[3:])))
                         )
                 except (ValueError, IndexError) as exc:
-                    raise self._error(f"bad STACK CFI record on line {i + 1}: {exc}", i) from exc
+                    raise self._error(
+                        f"bad STACK CFI record on line {self._line_no(i)}: {exc}", i
+                    ) from exc
             if pending is not None:
                 inits.append(StackCfiInit(*pending, tuple(deltas)))
             inits.sort(key=lambda r: r.address)
@@ -678,7 +708,7 @@ class BreakpadSymbols:
                 allocates_bp,
             )
         except ValueError as exc:
-            raise self._error(f"bad STACK WIN record on line {i + 1}: {exc}", i) from exc
+            raise self._error(f"bad STACK WIN record on line {self._line_no(i)}: {exc}", i) from exc
 
     def stack_win(self) -> list[StackWinRecord]:
         """Return every ``STACK WIN`` record in file order.

@@ -39,6 +39,15 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from dumplib.symbols.download import (
+    BudgetSpent,
+    DownloadBudget,
+    NotOnServer,
+    ServerDown,
+    fetch,
+    known_missing,
+    remember_missing,
+)
 from dumplib.symbols.errors import SOURCE_FAULTS, SymbolError, describe_fault
 
 __all__ = [
@@ -348,6 +357,12 @@ class SymbolLocator:
         max_download: largest file accepted from a server, in bytes.
         default_cache: where ``srv*URL`` entries without a cache store downloads;
             a temporary directory is created on first need when None.
+        budget: what all downloads of this locator may spend (time, bytes,
+            requests); see :mod:`dumplib.symbols.download`.
+
+    Attributes:
+        faults: one line per symbol-server fault met (unreachable server, broken
+            HTTP, spent budget), for a report's notes.
 
     Raises:
         SymbolError: an entry cannot be parsed.
@@ -360,8 +375,12 @@ class SymbolLocator:
         timeout: float = DEFAULT_TIMEOUT,
         max_download: int = DEFAULT_MAX_DOWNLOAD,
         default_cache: str | None = None,
+        budget: DownloadBudget | None = None,
     ) -> None:
         self.entries = parse_symbol_path(entries)
+        self.budget = budget if budget is not None else DownloadBudget()
+        self.faults: list[str] = []
+        self._spent: str | None = None
         self.timeout = timeout
         self.max_download = max_download
         self._default_cache = default_cache
@@ -549,9 +568,12 @@ class SymbolLocator:
         if dead is not None:
             result.attempts.append(Attempt(url, Outcome.ERROR, f"server unreachable: {dead}"))
             return False
-        failed = self._failed_urls.get(url)
+        failed = self._failed_urls.get(url) or known_missing(url)
         if failed is not None:
             result.attempts.append(Attempt(url, Outcome.NOT_FOUND, f"{failed} (earlier)"))
+            return False
+        if self._spent is not None:
+            result.attempts.append(Attempt(url, Outcome.ERROR, self._spent))
             return False
         try:
             os.makedirs(store, exist_ok=True)
@@ -564,18 +586,27 @@ class SymbolLocator:
             return False
         self._listings.clear()
         try:
-            self._fetch(url, directory, target)
-        except _NotOnServer as exc:
+            fetch(url, directory, target, timeout=self.timeout, max_download=self.max_download,
+                  budget=self.budget)
+        except NotOnServer as exc:
             self._failed_urls[url] = str(exc)
+            remember_missing(url, str(exc))
             result.attempts.append(Attempt(url, Outcome.NOT_FOUND, str(exc)))
             return False
         except SymbolError as exc:
             self._failed_urls[url] = exc.message
             result.attempts.append(Attempt(url, Outcome.ERROR, exc.message))
+            self._fault(f"symbol server {base_url}: {exc.message}")
             return False
-        except _ServerDown as exc:
+        except ServerDown as exc:
             self._dead_servers[base_url] = str(exc)
             result.attempts.append(Attempt(url, Outcome.ERROR, f"server unreachable: {exc}"))
+            self._fault(f"symbol server {base_url} not used further: {exc}")
+            return False
+        except BudgetSpent as exc:
+            self._spent = f"no download: {exc}"
+            result.attempts.append(Attempt(url, Outcome.ERROR, self._spent))
+            self._fault(f"symbol servers not asked further: {exc}")
             return False
         if self._try(target, verify, result):
             return True
@@ -587,64 +618,6 @@ class SymbolLocator:
         self._failed_urls[url] = "downloaded file did not match"
         return False
 
-    def _fetch(self, url: str, directory: str, target: str) -> None:
-        import urllib.error  # with urllib.request (http, ssl, email): ~25 ms, only for servers
-        import urllib.request
-
-        request = urllib.request.Request(url, headers={"User-Agent": "dumplib-symbols/1"})
-        try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code in (404, 410):
-                raise _NotOnServer(f"HTTP {exc.code}") from exc
-            raise SymbolError(f"HTTP {exc.code} {exc.reason}", stream=url) from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise _ServerDown(str(reason)) from exc
-        with response:
-            length = response.headers.get("Content-Length")
-            if length is not None and length.isdigit() and int(length) > self.max_download:
-                raise SymbolError(
-                    f"file of {int(length)} bytes exceeds the {self.max_download}-byte limit",
-                    stream=url,
-                )
-            fd, temp = tempfile.mkstemp(prefix=".download-", dir=directory)
-            try:
-                total = 0
-                with os.fdopen(fd, "wb") as out:
-                    while True:
-                        chunk = response.read(_CHUNK)
-                        if not chunk:
-                            break
-                        total += len(chunk)
-                        if total > self.max_download:
-                            raise SymbolError(
-                                f"download exceeds the {self.max_download}-byte limit",
-                                stream=url,
-                            )
-                        out.write(chunk)
-                if length is not None and length.isdigit() and total != int(length):
-                    raise SymbolError(f"short download: {total} of {int(length)} bytes", stream=url)
-                os.replace(temp, target)
-            except (OSError, TimeoutError) as exc:
-                _unlink(temp)
-                raise SymbolError(f"download failed: {exc}", stream=url) from exc
-            except BaseException:
-                _unlink(temp)
-                raise
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-class _NotOnServer(Exception):
-    """The server answered that it does not have the file."""
-
-
-class _ServerDown(Exception):
-    """The server could not be reached at all."""
+    def _fault(self, line: str) -> None:
+        if line not in self.faults and len(self.faults) < 100:
+            self.faults.append(line)

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from dumplib.triage.discover import DumpRef
 from dumplib.triage.worker import Skipped, WorkerConfig, _analysis, analyse
 
-__all__ = ["main"]
+__all__ = ["limit_memory", "main", "unlimit_memory"]
 
 
 def _sender(out: BinaryIO) -> Any:
@@ -33,6 +33,48 @@ def _sender(out: BinaryIO) -> Any:
         out.flush()
 
     return send
+
+
+def limit_memory(size: int, limit: int | None) -> None:
+    """Cap this process's address space for a dump of ``size`` bytes (Linux, POSIX).
+
+    The cap is what the process maps now (interpreter, libraries, any spill
+    mapping) plus the dump's size (the parser maps the file) plus ``limit``.
+    Past it, allocations raise MemoryError, which the analysis reports as a
+    "memory-limit" row; the supervisor's time limit still applies.
+    """
+    if limit is None:
+        return
+    try:
+        import resource
+
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        global _ORIGINAL_LIMIT
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if _ORIGINAL_LIMIT is None:
+            _ORIGINAL_LIMIT = (soft, hard)
+        want = mapped + size + limit
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+    except (ImportError, OSError, ValueError):  # not Linux: no address-space cap
+        pass
+
+
+_ORIGINAL_LIMIT: tuple[int, int] | None = None
+
+
+def unlimit_memory() -> None:
+    """Restore the address-space limit this process started with."""
+    if _ORIGINAL_LIMIT is None:
+        return
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, _ORIGINAL_LIMIT)
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def main() -> int:
@@ -55,8 +97,12 @@ def main() -> int:
 
         def hashed(sha: str, size: int, ident: int = ident) -> None:
             send({"id": ident, "event": "start", "sha256": sha, "size": size})
+            limit_memory(size, cfg.memory_limit)
 
-        row = analyse(ref, cfg, on_hashed=hashed)
+        try:
+            row = analyse(ref, cfg, on_hashed=hashed)
+        finally:
+            unlimit_memory()  # the next dump may be larger: its cap is set once it is read
         if isinstance(row, Skipped):
             send({"id": ident, "event": "skip", "sha256": row.sha256, "size": row.size})
         else:

@@ -1,32 +1,30 @@
 """Finding dumps on disk and reading them, compressed or not, with their hash.
 
 :func:`find_dumps` walks directories for ``.dmp``/``.mdmp`` files, the same
-compressed with gzip (``.dmp.gz``) or xz (``.dmp.xz``), and dump members of
+compressed with gzip (``.dmp.gz``), xz (``.dmp.xz``), bzip2 (``.dmp.bz2``) or
+zstd (``.dmp.zst``), and dump members of
 ``.zip`` archives. A file named explicitly is taken whatever its extension
 (its compression is recognised by its first bytes).
 
 :func:`load_dump` reads one :class:`DumpRef` and hashes it in the same pass:
 plain dumps are hashed through a memory map and parsed from their file;
-compressed ones are decompressed into memory (small) or into a temporary file
-(large), so memory stays bounded. Decompressed
-output is capped (:data:`MAX_DECOMPRESSED`) against compression bombs.
+compressed ones are decompressed by :mod:`dumplib.decompress` into memory
+(small) or into a spill file (large), so memory stays bounded; the output is
+capped against compression bombs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
-import lzma
 import mmap
 import os
-import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO
 
 from dumplib._exc import SourceError
+from dumplib.decompress import MAX_DECOMPRESSED, expand, sniff, zip_dump_members
+from dumplib.source import Source
 
 __all__ = [
     "DUMP_SUFFIXES",
@@ -41,19 +39,9 @@ __all__ = [
 
 #: Extensions of uncompressed dumps (compared case-insensitively).
 DUMP_SUFFIXES = (".dmp", ".mdmp")
-_COMPRESSED = {".gz": "gzip", ".xz": "xz"}
+_COMPRESSED = {".gz": "gzip", ".xz": "xz", ".bz2": "bz2", ".zst": "zstd"}
 #: Dumps up to this size are read into memory; larger ones are parsed from a file.
 IN_MEMORY_LIMIT = 256 << 20
-#: Most bytes a compressed dump may expand to.
-MAX_DECOMPRESSED = 64 << 30
-_CHUNK = 1 << 20
-
-_MAGIC = (
-    (b"\x1f\x8b", "gzip"),
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"PK\x03\x04", "zip"),
-    (b"PK\x05\x06", "zip"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +51,7 @@ class DumpRef:
     Attributes:
         path: absolute path of the file (the archive for zip members).
         member: the member's name inside the archive, or None.
-        compression: ``"gzip"``, ``"xz"``, ``"zip"`` or None.
+        compression: ``"gzip"``, ``"xz"``, ``"bz2"``, ``"zstd"``, ``"zip"`` or None.
     """
 
     path: str
@@ -101,23 +89,14 @@ def sniff_compression(path: str) -> str | None:
     """
     try:
         with open(path, "rb") as f:
-            head = f.read(6)
+            head = f.read(8)
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    return None
+    return sniff(head)
 
 
 def _zip_members(path: str) -> list[str]:
-    try:
-        with zipfile.ZipFile(path) as z:
-            return sorted(
-                i.filename for i in z.infolist() if not i.is_dir() and _is_dump_name(i.filename)
-            )
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise SourceError(f"cannot list zip archive {path}: {exc}") from exc
+    return zip_dump_members(path)
 
 
 def _refs_for_file(path: str, compression: str | None) -> list[DumpRef]:
@@ -170,12 +149,14 @@ class LoadedDump:
     """A dump's bytes (or the file holding them), size and sha256.
 
     Attributes:
-        source: ``bytes`` for dumps decompressed into memory, else a path to open.
+        source: a path to open for plain dumps, else a
+            :class:`~dumplib.source.Source` over the decompressed bytes (in
+            memory, or a mapped spill file that has no name left on disk).
         size: bytes of the dump.
         sha256: hex digest of those bytes.
     """
 
-    source: bytes | str
+    source: bytes | str | Source
     size: int
     sha256: str
 
@@ -189,30 +170,34 @@ def load_dump(
 ) -> Iterator[LoadedDump]:
     """Read (and decompress) one dump, hashing it on the way.
 
-    A temporary file made for a large compressed dump is removed on exit.
+    Decompression goes through :func:`dumplib.decompress.expand`: the MDMP
+    signature is checked on the first bytes, and the output is capped relative
+    to the input, to ``max_size`` and to free disk space. A spill file is
+    unlinked as soon as it is made (POSIX), so a worker killed mid-dump leaves
+    nothing behind; it is released on exit.
 
     Args:
         ref: the dump.
         in_memory_limit: compressed dumps expanding to at most this many bytes
-            are returned as ``bytes``.
+            are kept in memory.
         max_size: refuse compressed dumps that expand beyond this.
 
     Raises:
         SourceError: the file or archive member cannot be read, is corrupt, or
-            expands beyond ``max_size``.
+            expands beyond a cap (:class:`~dumplib.decompress.ArchiveError` and
+            its subclasses).
+        NotADumpError: the decompressed data is not a minidump.
     """
     if ref.compression is None:
         yield _load_plain(ref.path)
         return
-    tmp: str | None = None
+    expanded = expand(ref.path, ref.compression, ref.member, in_memory_limit=in_memory_limit,
+                      max_size=max_size)
+    src = expanded.source()
     try:
-        with _open_stream(ref) as stream:
-            loaded, tmp = _drain(stream, ref, in_memory_limit, max_size)
-        yield loaded
+        yield LoadedDump(src, expanded.size, expanded.sha256)
     finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        src.close()
 
 
 def _load_plain(path: str) -> LoadedDump:
@@ -227,72 +212,3 @@ def _load_plain(path: str) -> LoadedDump:
                 return LoadedDump(path, len(mm), digest)
     except (OSError, ValueError) as exc:
         raise SourceError(f"cannot read {path}: {exc}") from exc
-
-
-@contextlib.contextmanager
-def _open_stream(ref: DumpRef) -> Iterator[IO[bytes]]:
-    try:
-        if ref.compression == "gzip":
-            with open(ref.path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as g:
-                yield g  # type: ignore[misc]
-        elif ref.compression == "xz":
-            with lzma.open(ref.path, "rb") as x:
-                yield x
-        elif ref.compression == "zip":
-            if ref.member is None:
-                raise SourceError(f"zip archive {ref.path}: no member named")
-            with zipfile.ZipFile(ref.path) as z, z.open(ref.member) as m:
-                yield m
-        else:
-            raise SourceError(f"{ref.path}: unknown compression {ref.compression!r}")
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise SourceError(f"cannot open {ref.display}: {exc}") from exc
-
-
-def _drain(
-    stream: IO[bytes], ref: DumpRef, in_memory_limit: int, max_size: int
-) -> tuple[LoadedDump, str | None]:
-    """Decompress ``stream`` into memory, spilling to a temp file past the limit."""
-    h = hashlib.sha256()
-    buf = bytearray()
-    total = 0
-    spill: IO[bytes] | None = None
-    tmp_path: str | None = None
-    try:
-        while True:
-            try:
-                chunk = stream.read(_CHUNK)
-            except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, ValueError) as exc:
-                raise SourceError(
-                    f"cannot decompress {ref.display} ({ref.compression}) at byte {total}: {exc}"
-                ) from exc
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > max_size:
-                raise SourceError(
-                    f"{ref.display} expands beyond {max_size} bytes; not decompressed"
-                )
-            h.update(chunk)
-            if spill is None and len(buf) + len(chunk) <= in_memory_limit:
-                buf += chunk
-                continue
-            if spill is None:
-                fd, tmp_path = tempfile.mkstemp(prefix="dumplib-triage-", suffix=".dmp")
-                spill = os.fdopen(fd, "wb")
-                spill.write(buf)
-                buf = bytearray()
-            spill.write(chunk)
-        if spill is None:
-            return LoadedDump(bytes(buf), total, h.hexdigest()), None
-        spill.close()
-        spill = None
-        assert tmp_path is not None
-        return LoadedDump(tmp_path, total, h.hexdigest()), tmp_path
-    except BaseException:
-        if spill is not None:
-            spill.close()
-        if tmp_path is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_path)
-        raise

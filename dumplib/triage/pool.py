@@ -22,8 +22,10 @@ import hashlib
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -70,12 +72,16 @@ class _Child:
                  python: str) -> None:
         self.index = index
         self.events = events
+        # The supervisor owns the worker's temporary files (spill files, symbol
+        # downloads): they live in this directory, removed when the worker ends,
+        # whether it finished, died or was killed by the time limit.
+        self.tmpdir = tempfile.mkdtemp(prefix="dumplib-worker-")
         self.proc = subprocess.Popen(
             [python, "-m", "dumplib.triage._child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_child_env(),
+            env=dict(_child_env(), TMPDIR=self.tmpdir, TEMP=self.tmpdir, TMP=self.tmpdir),
         )
         self.ready = False
         self.retired = False
@@ -126,6 +132,12 @@ class _Child:
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
+        self.remove_files()
+
+    def remove_files(self) -> None:
+        """Remove the worker's temporary directory once it has ended."""
+        if self.proc.poll() is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
@@ -134,6 +146,7 @@ class _Child:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
+        self.remove_files()
 
     def tail(self) -> str:
         lines = [x for x in list(self.stderr_tail) if x.strip()]
@@ -295,6 +308,7 @@ class WorkerPool:
                 if child is not None:  # end of output: the worker died
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         child.proc.wait(timeout=10)
+                    child.remove_files()
                     if child.tasks:
                         yield lost(child, self._died_row(child))
                     elif not child.ready:

@@ -31,7 +31,13 @@ from dumplib.triage.pool import DEFAULT_TIMEOUT, Result, WorkerPool
 from dumplib.triage.rows import TriageRow, row_key, rows_to_dataframe
 from dumplib.triage.store import ResultStore
 from dumplib.triage.summary import BucketSummary, summarize
-from dumplib.triage.worker import Skipped, WorkerConfig, analyse, error_row
+from dumplib.triage.worker import (
+    DEFAULT_MEMORY_LIMIT,
+    Skipped,
+    WorkerConfig,
+    analyse,
+    error_row,
+)
 
 if TYPE_CHECKING:
     import pandas
@@ -137,6 +143,7 @@ def triage(
     modules: Sequence[str] = (),
     retry_errors: bool = False,
     progress: Progress | None = None,
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
 ) -> TriageResult:
     """Triage every dump under ``paths``: one row per dump.
 
@@ -153,6 +160,9 @@ def triage(
         modules: module names whose versions every row should record.
         retry_errors: redo dumps whose stored row is an error.
         progress: called as ``progress(done, total)`` as work finishes.
+        memory_limit: bytes a worker process may allocate per dump beyond its
+            baseline and the dump's size (None: unlimited); a dump needing more
+            gets an error row of kind "memory-limit". Local workers only.
 
     Returns:
         The rows of the dumps found, sorted by path, as a :class:`TriageResult`.
@@ -174,6 +184,7 @@ def triage(
         symbols=tuple(os.fspath(s) for s in symbols or ()),
         modules=tuple(modules),
         skip=store.known(retry_errors=retry_errors),
+        memory_limit=memory_limit,
     )
     jobs = os.cpu_count() or 1 if jobs is None else max(0, int(jobs))
     got: dict[DumpRef, TriageRow] = {}

@@ -14,11 +14,11 @@ the stack walker when it is installed.
 
 Fault injection, for tests only: when the environment variable
 ``DUMPLIB_TRIAGE_FAULTS`` holds a JSON object mapping file names (the last
-path component, or the zip member's) to ``"hang"``, ``"crash"`` or
-``"raise"``, :func:`analyse` sleeps forever, kills its own process, or raises
-a RuntimeError for those dumps. Nothing else reads the variable; it lets the
-tests check that a dump which hangs or kills a worker is recorded and the
-run goes on, through the same code path a real hang takes.
+path component, or the zip member's) to ``"hang"``, ``"crash"``, ``"raise"``
+or ``"hog"``, :func:`analyse` sleeps forever, kills its own process, raises
+a RuntimeError, or allocates without end for those dumps. Nothing else reads
+the variable; it lets the tests check that a dump which hangs or kills a
+worker is recorded and the run goes on, through the same code path a real hang takes.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ __all__ = [
 FAULTS_ENV = "DUMPLIB_TRIAGE_FAULTS"
 #: Frames kept in a row.
 TOP_FRAMES = 5
+#: Bytes a worker may allocate per dump beyond its baseline and the dump's size.
+DEFAULT_MEMORY_LIMIT = 2 << 30
 _MAX_WARNINGS = 5
 _MAX_WARNING_LEN = 300
 
@@ -70,6 +72,9 @@ class WorkerConfig:
         skip: sha256 digests already in the result file; such dumps are only hashed.
         top_frames: frames kept per row.
         in_memory_limit: compressed dumps expanding to at most this are kept in memory.
+        memory_limit: bytes a worker process may allocate for one dump beyond
+            what it had and the dump's own size (RLIMIT_AS; None: no limit).
+            A dump that needs more gets a "memory-limit" error row.
     """
 
     symbols: tuple[str, ...] = ()
@@ -77,6 +82,7 @@ class WorkerConfig:
     skip: frozenset[str] = field(default_factory=frozenset)
     top_frames: int = TOP_FRAMES
     in_memory_limit: int = IN_MEMORY_LIMIT
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
 
     def to_json(self) -> dict[str, Any]:
         """The config as JSON (for worker subprocesses)."""
@@ -86,6 +92,7 @@ class WorkerConfig:
             "skip": sorted(self.skip),
             "top_frames": self.top_frames,
             "in_memory_limit": self.in_memory_limit,
+            "memory_limit": self.memory_limit,
         }
 
     @classmethod
@@ -97,6 +104,8 @@ class WorkerConfig:
             skip=frozenset(doc.get("skip", ())),
             top_frames=int(doc.get("top_frames", TOP_FRAMES)),
             in_memory_limit=int(doc.get("in_memory_limit", IN_MEMORY_LIMIT)),
+            memory_limit=(None if doc.get("memory_limit", DEFAULT_MEMORY_LIMIT) is None
+                          else int(doc.get("memory_limit", DEFAULT_MEMORY_LIMIT))),
         )
 
 
@@ -139,6 +148,10 @@ def _inject_fault(ref: DumpRef) -> None:
         os._exit(86)
     elif action == "raise":
         raise RuntimeError(f"injected failure for {name}")
+    elif action == "hog":  # a runaway allocation, for the memory-limit tests
+        held = []
+        while True:
+            held.append(bytearray(64 << 20))
 
 
 _analysis_cache: dict[str, Any] = {}
@@ -330,6 +343,10 @@ def analyse(
                     return _describe(ref, dump, size, sha, cfg)
     except DumpError as e:
         return error_row(ref, str(e), size=size, sha256=sha, kind=type(e).__name__)
+    except MemoryError:
+        return error_row(ref, "memory limit reached while analysing this dump "
+                         f"({cfg.memory_limit} bytes per dump beyond its size)",
+                         size=size, sha256=sha, kind="memory-limit")
     except Exception as e:  # a parser bug must not stop the batch
         return error_row(ref, f"internal error: {type(e).__name__}: {e}", size=size,
                          sha256=sha, kind="internal")

@@ -62,6 +62,7 @@ from dumplib.pe.unwind import FunctionTable, RuntimeFunction, UnwindInfo, parse_
 from dumplib.symbols.breakpad import BreakpadSymbols
 from dumplib.symbols.resolver import SymbolResolver
 from dumplib.unwind import amd64, arm, arm64, x86
+from dumplib.unwind.budget import WalkBudget, pack_registers
 from dumplib.unwind.disasm import follows_call
 from dumplib.unwind.frames import Frame, Stack, StackStatus, Trust
 from dumplib.unwind.postfix import PostfixError, evaluate_expression
@@ -156,6 +157,9 @@ class StackWalker:
         self._dynamic_starts: list[int] = []
         self.notes: list[str] = []
         self._code_mask: int | None = None
+        #: Frames and work left for this dump (see dumplib.unwind.budget).
+        self.budget = WalkBudget(dump.file_size)
+        self._walked: dict[tuple[object, ...], Stack] = {}
         self._read_ptr = self.memory.read_u32 if self.bits == 32 else self.memory.read_u64
 
     def close(self) -> None:
@@ -477,6 +481,12 @@ class StackWalker:
         except (KeyError, TypeError, ValueError):
             return Stack(thread.id, (), StackStatus.NO_CONTEXT, ("context has no ip/sp",))
         lo, hi = self._bounds(thread, sp)
+        alias = (tuple(sorted(regs.items())), lo, hi, thread.stack_range, max_frames)
+        prior = self._walked.get(alias)
+        if prior is not None and prior.thread_id == thread.id:
+            return prior  # walked before: the same answer, no budget spent again
+        if prior is not None:  # threads aliasing one stack from one context: walked once
+            return self.budget.alias(thread.id, prior)
         frames: list[Frame] = []
         trust = Trust.CONTEXT
         exact = True
@@ -489,9 +499,12 @@ class StackWalker:
                 f"0x{rng[0]:x}-0x{rng[0] + rng[1]:x}; its stack was scanned instead"
             )
             lo, hi = rng[0], rng[0] + rng[1]
-            found = self._recover_start(WalkState(lo, hi))
+            found = self._recover_start(WalkState(lo, hi)) if not self.budget.spent else None
             if found is None:
-                return Stack(thread.id, (), StackStatus.LOST, tuple(notes))
+                if self.budget.spent:
+                    notes.append(self.budget.note())
+                lost = self._walked[alias] = Stack(thread.id, (), StackStatus.LOST, tuple(notes))
+                return lost
             ip, sp = found
             regs = {ipn: ip, spn: sp}
             context = regs
@@ -508,8 +521,12 @@ class StackWalker:
                 offset += ip - lookup
             frames.append(Frame(
                 len(frames), ip, sp, trust, sym.module, sym.function, offset,
-                sym.file, sym.line, regs if frames else dict(context), sym.inlines,
+                sym.file, sym.line, pack_registers(regs) if frames else dict(context), sym.inlines,
             ))
+            if not self.budget.frame() or self.budget.work_left <= 0:
+                status = StackStatus.TRUNCATED
+                notes.append(self.budget.note())
+                break
             if len(frames) >= max_frames:
                 status = StackStatus.TRUNCATED
                 notes.append(f"stopped at max_frames={max_frames}")
@@ -534,7 +551,8 @@ class StackWalker:
                 regs = {k: new_regs[k] for k in keep if k in new_regs}
             regs[ipn], regs[spn] = new_ip, new_sp
             ip, sp = new_ip, new_sp
-        return Stack(thread.id, tuple(frames), status, tuple(notes))
+        stack = self._walked[alias] = Stack(thread.id, tuple(frames), status, tuple(notes))
+        return stack
 
     def strip_code_pointer(self, value: int) -> int:
         """A code address without ARM64 pointer-authentication bits (identity elsewhere).
@@ -577,6 +595,8 @@ class StackWalker:
             ip, slot = found
             regs = {ipn: ip, spn: slot + width}
             for _depth in range(256):
+                if self.budget.spent:
+                    return fallback
                 cur_ip, cur_sp = regs[ipn], regs[spn]
                 sym = self.symbolize(cur_ip - 1)
                 if sym.function in _THREAD_START_FUNCTIONS:
@@ -623,6 +643,7 @@ class StackWalker:
         cfi_only: bool = False,
     ) -> StepResult | None:
         lookup = ip if exact else ip - 1
+        self.budget.work()
         found = _CPUS[self.arch][0](self, regs, ip, sp, lookup, sym, state, notes)
         if found is not None or cfi_only:
             return found
@@ -711,7 +732,9 @@ class StackWalker:
             if strip is not None:
                 value = strip(value)
             if value >= 0x10000 and self._is_return_address(value):
+                self.budget.scanned(i)
                 return value, addr + i * width
+        self.budget.scanned(len(data) // width)
         return None
 
     def _scan(

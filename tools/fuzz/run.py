@@ -30,6 +30,10 @@ SEEDS = {
     "pe": ["fixtures/**/*.exe", "fixtures/**/*.dll"],
     "pdb": ["fixtures/**/*.pdb"],
     "sym": ["fixtures/**/*.sym"],
+    # crafted shapes (tools/fuzz/crafted.py): the fuzzer's bytes are parameters
+    "aliased": [],
+    "zerofill": [],
+    "archive": [],
 }
 #: Seeds larger than this are left out (they slow every mutation down).
 MAX_SEED_BYTES = 2 << 20

@@ -121,3 +121,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "pdb": fuzz_pdb,
     "sym": fuzz_sym,
 }
+
+from tools.fuzz.crafted import CRAFTED  # noqa: E402 - crafted shapes, after the base targets
+
+TARGETS.update(CRAFTED)
