@@ -92,19 +92,31 @@ def _facts(ev: Any, name: str) -> list[Any]:
     return [f for f in ev["facts"] if f["fact"] == name]
 
 
-def test_casea_replica_facts_without_a_control_dispatcher(
+def test_casea_replica_recognised_through_wines_dispatcher_thread(
     paths: dict[tuple[str, str], Path]
 ) -> None:
-    """The replica runs outside the service control manager (MRASSvc.c: main stands in
-    for the dispatcher), so no thread is inside a service-control handler: the finding
-    stays a possibility below 0.5, with the facts the replica does show."""
+    """The replica runs as a real service under wine's services.exe (build.sh: sc create,
+    sc start, sc stop): the stop control is handled by RelayControl on wine's control
+    dispatcher thread (runtime.json's stop_handler, recorded by the handler itself), so
+    the finding is recognised, with the handler and the blocked workers as its facts."""
     truth, runtime = _truth("casea"), _runtime("casea")
+    assert truth["expected_findings"] == ["hung-stop-network-io"]
     report = _report(paths, "casea", "casea.dmp")
     finding = report.finding("hung-stop-network-io")
     assert finding is not None, report.findings
-    assert finding.confidence < 0.5
+    assert finding.confidence >= 0.5
     ev: Any = json.loads(json.dumps(finding.evidence))  # also proves it is plain JSON
-    assert "control_handler_running" in {m["fact"] for m in ev["missing"]}
+    handler = _facts(ev, "control_handler_running")
+    assert [f["where"]["thread"] for f in handler] == [runtime["thread.stop_handler"]]
+    assert [f["value"] for f in handler] == ["mrassvc!" + truth["service"]["handler"]]
+    dispatcher = _facts(ev, "control_dispatcher_thread")
+    assert [f["where"]["thread"] for f in dispatcher] == [runtime["thread.stop_handler"]]
+    assert dispatcher[0]["value"].startswith("sechost")
+    # The main thread stays inside StartServiceCtrlDispatcherA; it is not the handler.
+    assert runtime["thread.main"] not in {f["where"]["thread"] for f in handler}
+    chain = ev["wait_chain"]
+    assert chain[0]["role"] == "service-control handler"
+    assert chain[0]["thread"] == runtime["thread.stop_handler"]
     workers = {runtime[f"thread.worker{i}"] for i in range(runtime["sockets"])}
     blocked = _facts(ev, "network_blocked_thread")
     assert {f["where"]["thread"] for f in blocked} == workers
@@ -133,12 +145,11 @@ def test_casea_thread_states_match_the_blocking_calls(paths: dict[tuple[str, str
     for role, call in truth["blocking_call"].items():
         assert report.thread_states[runtime[f"thread.{role}"]] == expected_state[call], role
     assert report.exception is None and report.wer is None
-    # A possible finding (below 0.5) does not choose the hang's thread: the main
-    # thread's stack is bucketed (issue 12: an idle server must not get the
-    # network-hang bucket either).
-    assert report.bucket_label == "HANG/mrassvc.exe/mrassvc!main|mrassvc+0x13ae"
+    # A recognised finding chooses the hang's thread: the bucket is the handler's.
     assert report.crash_stack is not None
-    assert report.crash_stack.thread_id == runtime["thread.main"]
+    assert report.crash_stack.thread_id == runtime["thread.stop_handler"]
+    assert report.bucket_label is not None
+    assert "mrassvc!" + truth["service"]["handler"] in report.bucket_label
 
 
 def test_casea_third_party_modules_listed(paths: dict[tuple[str, str], Path]) -> None:

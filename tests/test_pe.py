@@ -70,7 +70,8 @@ def _ids(paths: list[Path]) -> list[str]:
 def test_launchers_found() -> None:
     # the launcher images are part of the venv's pip and setuptools; the tests below need them
     assert len(LAUNCHERS) >= 8
-    assert [p.name for p in WINE] == ["kernel32.dll", "kernelbase.dll", "ntdll.dll", "ws2_32.dll"]
+    assert [p.name for p in WINE] == [
+        "kernel32.dll", "kernelbase.dll", "ntdll.dll", "sechost.dll", "ws2_32.dll"]
     assert any(pefile.PE(str(p), fast_load=True).FILE_HEADER.Machine == 0x8664 for p in LAUNCHERS)
 
 

@@ -46,6 +46,7 @@ CORELIB = 0x7FF8_1000_0000
 SOCKETS = 0x7FF8_0800_0000
 SVCPROC = 0x7FF8_0C00_0000
 HEAP = 0x2_0000_0000
+WINE_HOST_LIBRARIES = 0xFFF0  # the vendor stream only wine's dbghelp writes
 DUMP_TIME = 1_700_000_000  # header TimeDateStamp of every variant
 _FILETIME_UNIX = 116444736000000000
 
@@ -424,6 +425,34 @@ def case_a_variants() -> list[Variant]:
         0x34: [*RECV, ("fabnetinspect.dll", "FabInspectRecv"),
                ("Woodgrove.Feed.exe", "pump")]}, images=[FABNET]))
 
+    # + wine, exports only (the shape of fixtures/wine/casea): the main thread is inside
+    #   StartServiceCtrlDispatcherW; wine's dispatcher thread (entry routine in sechost,
+    #   no name) calls the handler, which waits; a worker is in recv() through Fabrikam.
+    tail: list[FrameSpec] = [("kernel32.dll", "BaseThreadInitThunk"),
+                             ("ntdll.dll", "RtlUserThreadStart")]
+
+    def main_in_dispatcher(exe: str) -> list[FrameSpec]:
+        return [("ntdll.dll", "NtWaitForMultipleObjects"),
+                ("KERNELBASE.dll", "WaitForMultipleObjects"), ("sechost.dll", None),
+                ("sechost.dll", "StartServiceCtrlDispatcherW"), (exe, "main"), *tail]
+
+    def service_main(exe: str) -> list[FrameSpec]:
+        return [("ntdll.dll", "NtWaitForSingleObject"), ("KERNELBASE.dll", "WaitForSingleObject"),
+                (exe, "ServiceStopHandlerEx"), ("sechost.dll", None), *tail]
+
+    def relay(exe: str) -> list[FrameSpec]:
+        return [*RECV, ("fabnetinspect.dll", "FabInspectRecv"), (exe, "relay"), *tail]
+
+    b = _base("Tailspin.Relay.exe")
+    b.add_raw_stream(WINE_HOST_LIBRARIES, bytes(16))
+    _add_image(b, FABNET, VENDOR, r"C:\Program Files\Fabrikam")
+    _threads(b, [0xA0, 0xA4, 0xA8])
+    out.append(Variant("a-wine-exports-dispatcher-thread", "hung-stop-network-io", True, b, {
+        0xA0: main_in_dispatcher("Tailspin.Relay.exe"),
+        0xA4: [("ntdll.dll", "NtWaitForSingleObject"), ("KERNELBASE.dll", "WaitForSingleObject"),
+               ("Tailspin.Relay.exe", "on_control"), ("sechost.dll", None), *tail],
+        0xA8: relay("Tailspin.Relay.exe")}, images=[FABNET]))
+
     # + .NET 6 worker service: System.ServiceProcess.ServiceController (a package beside
     #   the app) runs DeferredStop -> the app's OnStop, which waits (handle array in rdx)
     #   on a thread blocked in WSARecv for an hour.
@@ -468,6 +497,30 @@ def case_a_variants() -> list[Variant]:
         0x54: [("ntdll.dll", "NtWaitForSingleObject"),
                ("Fourth.Coffee.Svc.exe", "ServiceStopHandlerEx")],
         0x58: [*RECV, ("Fourth.Coffee.Svc.exe", "Session::Read")]}))
+
+    # - wine, exports only, an idle service: wine's dispatcher thread (the first thread
+    #   whose entry routine is in sechost) waits for controls in ReadFile; a later
+    #   sechost-started thread runs ServiceMain, which waits in a function named like a
+    #   stop handler; a worker is in recv() through Fabrikam. No control is being handled.
+    b = _base("Adatum.Relay.exe")
+    b.add_raw_stream(WINE_HOST_LIBRARIES, bytes(16))
+    _add_image(b, FABNET, VENDOR, r"C:\Program Files\Fabrikam")
+    _threads(b, [0xB0, 0xB4, 0xB8, 0xBC])
+    out.append(Variant("a-neg-wine-idle-dispatcher-thread", "hung-stop-network-io", False, b, {
+        0xB0: main_in_dispatcher("Adatum.Relay.exe"),
+        0xB4: [("ntdll.dll", "NtReadFile"), ("KERNELBASE.dll", "ReadFile"),
+               ("sechost.dll", None), *tail],
+        0xB8: service_main("Adatum.Relay.exe"), 0xBC: relay("Adatum.Relay.exe")},
+        images=[FABNET]))
+
+    # - the same threads in a Windows dump (no WineHostLibraries stream): there the
+    #   dispatcher is the main thread, so a sechost-started thread runs ServiceMain.
+    b = _base("Litware.Relay.exe")
+    _add_image(b, FABNET, VENDOR, r"C:\Program Files\Fabrikam")
+    _threads(b, [0xC0, 0xC4, 0xC8])
+    out.append(Variant("a-neg-windows-exports-service-main", "hung-stop-network-io", False, b, {
+        0xC0: main_in_dispatcher("Litware.Relay.exe"), 0xC4: service_main("Litware.Relay.exe"),
+        0xC8: relay("Litware.Relay.exe")}, images=[FABNET]))
 
     # - a service stopping cleanly: the handler waits on a worker that is finishing
     #   (sleeping), while an unrelated listener sits in accept().

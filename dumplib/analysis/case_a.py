@@ -32,7 +32,7 @@ from dumplib._exc import DumpError
 from dumplib.analysis.evidence import EvidenceSet
 from dumplib.analysis.facts import AnalysisContext, ThreadFacts
 from dumplib.analysis.model import JsonValue
-from dumplib.analysis.patterns import compile_all
+from dumplib.analysis.patterns import BOILERPLATE_START, compile_all
 from dumplib.format.handle_objects import MutantOwner, ThreadObjectInfo, decode_object_info
 from dumplib.format.records import HandleDescriptor
 from dumplib.model.objects import Module
@@ -40,7 +40,10 @@ from dumplib.model.objects import Module
 if TYPE_CHECKING:
     from dumplib.analysis.signatures import Signature
 
-__all__ = ["WaitedHandle", "case_a_evidence", "control_handler", "waited_handles"]
+__all__ = [
+    "WaitedHandle", "case_a_evidence", "control_handler", "dispatcher_thread_handler",
+    "waited_handles",
+]
 
 _MICROSOFT = re.compile(r"\bmicrosoft\b", re.IGNORECASE)
 _WAITABLE = {"thread", "process", "event", "mutant", "semaphore", "timer", "job"}
@@ -51,6 +54,8 @@ _NONVOLATILE = {
 }
 _MAX_WAIT_OBJECTS = 64  # MAXIMUM_WAIT_OBJECTS
 _LONG_BLOCKED = 60.0  # seconds: a worker blocked this long is not a momentary wait
+_WINE_STREAM = 0xFFF0  # WineHostLibraries: written only by wine's dbghelp, for a wine process
+_BOILERPLATE = compile_all(BOILERPLATE_START)
 
 
 def _pats(sig: Signature, key: str) -> tuple[re.Pattern[str], ...]:
@@ -88,6 +93,64 @@ def control_handler(
                 break
             if not _is_platform(ctx, f.module):
                 return d, i
+        return None
+    return None
+
+
+def _entry_frame(facts: ThreadFacts) -> int | None:
+    """Index of the thread's entry routine: the outermost frame past the start thunks.
+
+    None when the walk did not reach the thread's start (the entry is then unknown).
+    """
+    if facts.stack is None or str(facts.stack.status) != "complete":
+        return None
+    for i in range(len(facts.texts) - 1, -1, -1):
+        if not any(p.search(facts.texts[i]) for p in _BOILERPLATE):
+            return i
+    return None
+
+
+def dispatcher_thread_handler(
+    ctx: AnalysisContext, sig: Signature
+) -> tuple[ThreadFacts, int, int] | None:
+    """``(thread, dispatcher frame, handler frame)``: wine's dispatcher thread in a handler.
+
+    Wine's sechost does not run the dispatcher loop on the thread that called
+    StartServiceCtrlDispatcher (as Windows' ScDispatcherLoop does): that call
+    creates one dispatcher thread, whose entry routine is in sechost, and which
+    calls every control handler directly; ServiceMain threads are created later,
+    by that thread, when the start control arrives. So, in a dump of a wine
+    process (the WineHostLibraries stream) in which a thread is inside
+    StartServiceCtrlDispatcher (``service_dispatcher_start_frames``), the
+    control dispatcher is the first thread of the thread list (creation order)
+    whose entry routine lies in a ``control_dispatcher_modules`` module; it runs
+    a handler when the frame inner to its dispatcher-module frames is service
+    code. A ServiceMain thread is never that first thread, and on Windows the
+    rule does not apply (its dispatcher is the main thread, named frames).
+    """
+    if ctx.dump.stream(_WINE_STREAM) is None:
+        return None
+    starts = _pats(sig, "service_dispatcher_start_frames")
+    modules = _pats(sig, "control_dispatcher_modules")
+    threads = ctx.threads
+    if not any(p.search(text) for t in threads for text in t.texts for p in starts):
+        return None
+    for t in threads:
+        e = _entry_frame(t)
+        if e is None or t.stack is None:
+            continue
+        frames = t.stack.frames
+        m = frames[e].module
+        if m is None or not any(p.search(m.name) for p in modules):
+            continue
+        # The first such thread is the dispatcher: the handler, if any, is the
+        # frame its dispatcher-module frames call.
+        j = e
+        while j > 0 and (fm := frames[j - 1].module) is not None and any(
+                p.search(fm.name) for p in modules):
+            j -= 1
+        if j > 0 and not _is_platform(ctx, frames[j - 1].module):
+            return t, j, j - 1
         return None
     return None
 
@@ -221,6 +284,12 @@ def case_a_evidence(
         got = control_handler(ctx, t, dispatch)
         if got is not None:
             handlers.append((t, *got))
+    if not handlers and (wine := dispatcher_thread_handler(ctx, sig)) is not None:
+        t, d, i = wine
+        ev.add("wine_process", True, stream="WineHostLibraries")
+        ev.add("control_dispatcher_thread", t.texts[d], thread=t.id, frame=d,
+               stream="ThreadListStream")
+        handlers.append(wine)
     if not handlers:
         ev.miss("control_handler_running",
                 "every thread's frames for a service-control dispatcher calling a handler")
