@@ -1,0 +1,159 @@
+"""Inline frames on the command line (issue #15): ``dumplib stack`` and ``analyze``.
+
+The oracle is minidump-stackwalk's own output for rust-minidump's macOS sample
+(its insta snapshot ``macos_inlines_json_pretty``): the crashing thread has 8
+physical frames and 20 with inlines. Each table row, JSON frame and inline entry
+is compared with the snapshot's frame of the same number: function names in the
+same order, source lines, module offsets and trust.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from dumplib.cli import main
+from tests.test_os_crash import RUST, snapshot
+
+DUMP = str(RUST / "pipeline-inlines-macos-segv.dmp")
+SYMS = ["--symbols", str(RUST / "symbols")]
+
+
+def expected_frames() -> list[dict[str, Any]]:
+    doc = snapshot("macos_inlines_json_pretty")
+    frames: list[dict[str, Any]] = doc["crashing_thread"]["frames"]
+    assert len(frames) == 8 and sum(1 + len(f["inlines"] or ()) for f in frames) == 20
+    return frames
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        *argv: str) -> str:
+    monkeypatch.setenv("COLUMNS", "400")  # wide enough that no name wraps
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def table_rows(out: str, start: str = "") -> list[tuple[int, list[str], str]]:
+    """(frame number, location cell lines, trust) per row of the stack table (the
+    first table after the line holding ``start``)."""
+    rows: list[tuple[int, list[str], str]] = []
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if start in line)
+    for line in lines[at:]:
+        if line.startswith("└"):
+            break
+        if not line.startswith("│"):
+            continue
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        number, where, trust = cells[0], cells[-2], cells[-1]
+        if number:
+            rows.append((int(number), [where], trust))
+        elif where:
+            rows[-1][1].append(where)
+    return rows
+
+
+def folded(frames: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """The snapshot's frames with runs at the same module offset (recursion) folded."""
+    out: list[tuple[dict[str, Any], int]] = []
+    for f in frames:
+        if out and (out[-1][0]["module"], out[-1][0]["module_offset"]) == (
+                f["module"], f["module_offset"]):
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((f, 1))
+    return out
+
+
+def physical_name(f: dict[str, Any], n: int) -> str:
+    """What the location column shows for a snapshot frame (its module offset is the
+    lookup address, one below a caller's return address)."""
+    if f["function"] is not None:
+        return f"{f['module']}!{f['function']}+0x"
+    offset = int(f["module_offset"], 16) + (0 if f["trust"] == "context" else 1)
+    return f"{f['module']}+0x{offset:x}" + (f" x{n}" if n > 1 else "")
+
+
+def line_of(cell: list[str]) -> int | None:
+    return int(cell[-1].rsplit(":", 1)[1].rstrip("]")) if len(cell) > 1 else None
+
+
+def test_stack_table_lists_inline_frames_as_minidump_stackwalk(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    out = run(capsys, monkeypatch, "stack", DUMP, *SYMS)
+    assert "8 frames (20 with inlines)" in out
+    rows = table_rows(out)
+    want: list[tuple[int, str, str, int | None]] = []
+    for f, n in folded(expected_frames()):
+        for i in f["inlines"] or ():
+            want.append((f["frame"], f"{f['module']}!{i['function']}", "inlined", i["line"]))
+        want.append((f["frame"], physical_name(f, n), f["trust"], f["line"]))
+    assert len(rows) == len(want) == 19  # 20 frames, the two libdyld frames folded
+    for (number, cell, trust), (w_number, w_name, w_trust, w_line) in zip(rows, want, strict=True):
+        assert number == w_number
+        if not w_name.endswith("+0x"):
+            assert cell[0] == w_name
+        else:  # a physical frame with a function: the offset is from the function start
+            assert cell[0].startswith(w_name) and cell[0][len(w_name):].isalnum()
+        assert trust == w_trust
+        assert line_of(cell) == w_line
+
+
+def test_stack_table_physical_only_is_the_physical_frames(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    out = run(capsys, monkeypatch, "stack", DUMP, *SYMS, "--physical-only")
+    assert "inlined" not in out and "with inlines" not in out
+    rows = table_rows(out)
+    want = folded(expected_frames())
+    assert len(rows) == len(want) == 7
+    for (number, cell, trust), (f, n) in zip(rows, want, strict=True):
+        assert number == f["frame"] and trust == f["trust"]
+        assert cell[0].startswith(physical_name(f, n))
+        # the address's own line: the innermost inlined call's line when there is one
+        inl = f["inlines"] or ()
+        assert line_of(cell) == (inl[0]["line"] if inl else f["line"])
+
+
+def test_stack_json_keeps_physical_frames_and_adds_inlines(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = json.loads(run(capsys, monkeypatch, "stack", DUMP, *SYMS, "--json"))
+    flat = json.loads(run(capsys, monkeypatch, "stack", DUMP, *SYMS, "--json",
+                          "--physical-only"))
+    frames = doc["threads"][0]["frames"]
+    physical = flat["threads"][0]["frames"]
+    expected = expected_frames()
+    assert len(frames) == len(physical) == len(expected)
+    for ours, plain, theirs in zip(frames, physical, expected, strict=True):
+        assert plain["inlines"] == []
+        # every other field is the same with and without inlines
+        assert {k: v for k, v in ours.items() if k != "inlines"} == {
+            k: v for k, v in plain.items() if k != "inlines"}
+        assert ours["function"] == theirs["function"]
+        assert ours["module_offset"] - (0 if ours["trust"] == "context" else 1) == int(
+            theirs["module_offset"], 16)
+        inl = theirs["inlines"] or []
+        assert [(i["function"], i["source_line"]) for i in ours["inlines"]] == [
+            (i["function"], i["line"]) for i in inl]
+        assert [i["source_file"] for i in ours["inlines"]] == [i["file"] for i in inl]
+        if inl:  # the outermost inline is called from the physical function's line
+            assert ours["inlines"][-1]["call_line"] == theirs["line"]
+            assert ours["source_line"] == inl[0]["line"]  # unchanged: the address's line
+        else:
+            assert ours["source_line"] == theirs["line"]
+
+
+def test_analyze_crash_stack_shows_inline_frames(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"{f['module']}!{i['function']}" for f in expected_frames()
+             for i in f["inlines"] or ()]
+    out = run(capsys, monkeypatch, "analyze", DUMP, *SYMS)
+    rows = table_rows(out, "Stack of thread")
+    assert len(rows) == 19
+    assert [cell[0] for _n, cell, trust in rows if trust == "inlined"] == names
+    out = run(capsys, monkeypatch, "analyze", DUMP, *SYMS, "--physical-only")
+    rows = table_rows(out, "Stack of thread")
+    assert len(rows) == 7 and not [r for r in rows if r[2] == "inlined"]
