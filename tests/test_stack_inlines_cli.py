@@ -157,3 +157,54 @@ def test_analyze_crash_stack_shows_inline_frames(
     out = run(capsys, monkeypatch, "analyze", DUMP, *SYMS, "--physical-only")
     rows = table_rows(out, "Stack of thread")
     assert len(rows) == 7 and not [r for r in rows if r[2] == "inlined"]
+
+
+def shell_rows(text: str) -> list[tuple[int, str, str]]:
+    """(number, what stands where Child-SP and RetAddr are, call site without its source
+    line) for each ``kn`` row of ``dumplib.shell.run`` output."""
+    rows = []
+    for line in text.splitlines():
+        if line[:2].strip() and line[2:3] == " " and not line.startswith(("0:", " #")):
+            number, rest = line.split(" ", 1)
+            slots, site = rest[:35], rest[35:].strip()
+            rows.append((int(number, 16), slots, site.split(" [", 1)[0]))
+    return rows
+
+
+def test_shell_k_numbers_inline_frames_as_windbg() -> None:
+    """``kn`` lists the 20 frames with inlines in minidump-stackwalk's order, each
+    inlined call with WinDbg's ``(Inline Function) --------`--------`` in place of
+    Child-SP and RetAddr (Microsoft's "Debugging Optimized Code and Inline
+    Functions"); ``.inline 0`` gives the 8 physical frames; ``.frame N`` on an
+    inlined call chooses the physical frame it is inlined into."""
+    import dumplib
+    import dumplib.shell
+
+    want: list[tuple[bool, str, int]] = []  # (inlined, call site, physical frame number)
+    for f in expected_frames():
+        stem = f["module"].rsplit(".", 1)[0]  # WinDbg names modules without the extension
+        want += [(True, f"{stem}!{i['function']}", f["frame"]) for i in f["inlines"] or ()]
+        if f["function"] is None:
+            offset = int(f["module_offset"], 16) + (0 if f["trust"] == "context" else 1)
+            want.append((False, f"{stem}+0x{offset:x}", f["frame"]))
+        else:
+            want.append((False, f"{stem}!{f['function']}+0x", f["frame"]))
+    with dumplib.open(DUMP) as d:
+        text = dumplib.shell.run(d, "kn", symbols=SYMS[1:])
+        rows = shell_rows(text)
+        assert [n for n, _s, _c in rows] == list(range(20))
+        for (_n, slots, site), (inlined, name, _frame) in zip(rows, want, strict=True):
+            assert (slots == "(Inline Function) --------`--------") == inlined
+            if name.endswith("+0x"):  # then the offset from the function start
+                assert site.startswith(name) and site[len(name):].isalnum()
+            else:
+                assert site == name
+        session = dumplib.shell.Session(d, SYMS[1:])
+        flat = shell_rows(dumplib.shell.run(d, ".inline 0; kn", session=session))
+        assert [site for _n, _s, site in flat] == [
+            site for _n, slots, site in rows if not slots.startswith("(Inline")]
+        assert len(flat) == 8
+        dumplib.shell.run(d, ".inline 1", session=session)
+        for n in (0, 3, 12):  # inlined calls into physical frames 0, 1 and 4
+            dumplib.shell.run(d, f".frame {n:x}", session=session)
+            assert want[n][0] and session.frame_index == want[n][2]
