@@ -208,3 +208,47 @@ def test_shell_k_numbers_inline_frames_as_windbg() -> None:
         for n in (0, 3, 12):  # inlined calls into physical frames 0, 1 and 4
             dumplib.shell.run(d, f".frame {n:x}", session=session)
             assert want[n][0] and session.frame_index == want[n][2]
+
+
+def test_pdb_inline_sites_in_stack_cli(tmp_path: Any, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """PDB inline sites reach the command line too. A builder-made x86 dump loads
+    symbolic's crash.exe (identity from its PE header and crash.pdb's debug id as
+    Sentry's symbolic reads it) and faults at an address where symbolic lists two
+    inlined calls; ``stack --json`` and the table list symbolic's frames in its order."""
+    import struct
+    import uuid
+
+    pdb_symbolic = pytest.importorskip("tests.test_pdb_symbolic")
+    from dumplib.builder import DumpBuilder
+    from dumplib.pdb import PdbFile
+
+    pdb_path = pdb_symbolic.CORPUS / "crash.pdb"
+    obj, cache = pdb_symbolic._symcache(pdb_path)
+    rva = next(r.rva for r in PdbFile.open(pdb_path).line_records[:4000]
+               if r.size and len(cache.lookup(r.rva)) >= 3)
+    theirs = [(pdb_symbolic._base(loc.symbol), loc.line) for loc in cache.lookup(rva)]
+    exe = (pdb_symbolic.CORPUS / "crash.exe").read_bytes()
+    pe = struct.unpack_from("<I", exe, 0x3C)[0]
+    timestamp, size = struct.unpack_from("<I", exe, pe + 8)[0], struct.unpack_from(
+        "<I", exe, pe + 24 + 56)[0]
+    guid, age = str(obj.debug_id).rsplit("-", 1)
+    base = 0x400000
+    b = DumpBuilder("x86")
+    b.add_module(r"C:\crash\crash.exe", base=base, size=size, time_date_stamp=timestamp,
+                 pdb70=("crash.pdb", uuid.UUID(guid), int(age, 16)))
+    b.add_thread(0x10, context={"eip": base + rva, "esp": 0x100000, "ebp": 0x100040},
+                 stack=bytes(0x100), stack_start=0x100000)
+    b.set_exception(0x10, 0xC0000005, base + rva, parameters=(0, 0))
+    dump = tmp_path / "inline.dmp"
+    b.write(dump)
+    argv = ["stack", str(dump), "--symbols", str(pdb_path), "--max-frames", "1"]
+    (frame,) = json.loads(run(capsys, monkeypatch, *argv, "--json"))["threads"][0]["frames"]
+    ours = [(i["function"], i["source_line"]) for i in frame["inlines"]]
+    ours.append((frame["function"], frame["inlines"][-1]["call_line"]))
+    assert ours == theirs and len(ours) == 3
+    rows = table_rows(run(capsys, monkeypatch, *argv))
+    assert [(n, cell[0], trust) for n, cell, trust in rows[:2]] == [
+        (0, f"crash!{name}", "inlined") for name, _line in theirs[:2]]
+    assert rows[2][1][0].startswith(f"crash!{theirs[2][0]}+0x") and rows[2][2] == "context"
+    assert [line_of(cell) for _n, cell, _t in rows] == [line for _f, line in theirs]
