@@ -208,6 +208,10 @@ def test_shell_k_numbers_inline_frames_as_windbg() -> None:
         for n in (0, 3, 12):  # inlined calls into physical frames 0, 1 and 4
             dumplib.shell.run(d, f".frame {n:x}", session=session)
             assert want[n][0] and session.frame_index == want[n][2]
+        # .frame without N shows the chosen inlined call again, by its number
+        again = shell_rows(dumplib.shell.run(d, ".frame 3; .frame", session=session))
+        assert [(n, slots) for n, slots, _c in again] == [
+            (3, "(Inline Function) --------`--------")] * 2
 
 
 def test_pdb_inline_sites_in_stack_cli(tmp_path: Any, capsys: pytest.CaptureFixture[str],

@@ -332,12 +332,18 @@ def frame(session: Session, args: str) -> Output:
         if not 0 <= n < len(logical):
             raise ShellError(f"Frame {n:x} is not in the stack (0 to {len(logical) - 1:x})")
         session.frame_index = stack.frames.index(logical[n].frame)
+        session.cache["frame_number"] = (stack.thread_id, session.frame_index, n)
         return Output(_logical_row(session, stack, logical, n, "n"),
                       _frame_json(session, stack, session.frame_index))
     i = min(session.frame_index, max(0, len(stack.frames) - 1))
     if not stack.frames:
         raise ShellError("the thread has no frames")
-    n = next(m for m, lf in enumerate(logical) if lf.frame is stack.frames[i] and not lf.inline)
+    # the innermost call in the frame (frame 00 is the inlined call when there is one)
+    n = next(m for m, lf in enumerate(logical) if lf.frame is stack.frames[i])
+    chosen = session.cache.get("frame_number")  # an inlined call chosen by number stays shown
+    if (chosen is not None and chosen[:2] == (stack.thread_id, i) and chosen[2] < len(logical)
+            and logical[chosen[2]].frame is stack.frames[i]):
+        n = chosen[2]
     return Output(_logical_row(session, stack, logical, n, "n"), _frame_json(session, stack, i))
 
 
