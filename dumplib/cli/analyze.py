@@ -124,8 +124,12 @@ def _wait_chain(report: Report) -> Table | None:
     return None
 
 
-def render_report(report: Report, dump: Dump, console: Console) -> None:
-    """Print a report for people (every text from the dump or its symbols shown as data)."""
+def render_report(report: Report, dump: Dump, console: Console, *,
+                  physical_only: bool = False) -> None:
+    """Print a report for people (every text from the dump or its symbols shown as data).
+
+    The crash stack lists inlined calls as frames of their own unless ``physical_only``.
+    """
     from rich.console import Group
     from rich.panel import Panel
     from rich.text import Text
@@ -179,7 +183,7 @@ def render_report(report: Report, dump: Dump, console: Console) -> None:
 
     if report.crash_stack is not None:
         st = report.crash_stack
-        console.print(stack_table(st, limit=64, with_sp=False,
+        console.print(stack_table(st, limit=64, with_sp=False, physical_only=physical_only,
                                   title=f"Stack of thread {st.thread_id} ({st.status.value})"))
         if st.status.value != "complete":
             console.print(data(f"  walk {st.status.meaning}"))
@@ -242,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
         report = analyze(dump, symbols=a.symbols or [], signatures=sigs, builtin_signatures=False)
         if a.json:
             return report.to_json()
-        render_report(report, dump, console)
+        render_report(report, dump, console, physical_only=a.physical_only)
         return None
 
     return run_on_dump(args, body)
@@ -261,4 +265,6 @@ def register(sub: Any) -> None:
         "--signatures", action="append", metavar="DIR",
         help="a directory of extra signature files (*.toml), used with the built-in ones",
     )
+    p.add_argument("--physical-only", action="store_true",
+                   help="crash stack without inlined calls (by default each is a row of its own)")
     p.set_defaults(run=run)

@@ -1,8 +1,9 @@
 """The ``stack`` and ``disasm`` commands.
 
-``dumplib stack FILE [--thread TID | --all] [--symbols S]... [--json]`` walks
-stacks: by default the faulting thread of a crash dump (from the exception's
-context), or every thread of a dump without an exception.
+``dumplib stack FILE [--thread TID | --all] [--symbols S]... [--physical-only] [--json]``
+walks stacks: by default the faulting thread of a crash dump (from the exception's
+context), or every thread of a dump without an exception. Inlined calls show as
+frames of their own, tied to their physical frame; ``--physical-only`` leaves them out.
 
 ``dumplib disasm FILE [--address A] [--count N] [--symbols S]... [--json]``
 disassembles around an address, by default the faulting instruction, with a
@@ -27,15 +28,34 @@ if TYPE_CHECKING:  # imported when a command runs: rich for tables only (issue #
 __all__ = ["frame_json", "register", "stack_json", "stack_table"]
 
 
-def frame_json(frame: Frame) -> dict[str, Any]:
+def frame_json(frame: Frame, *, physical_only: bool = False) -> dict[str, Any]:
     """One frame as JSON (the fields of API.md plus index, source and status fields).
 
     ``offset`` is API.md's (from the function start, or from the module base when
     no function is known); ``module_offset`` is always ``ip`` minus the module
     base (None without a module), ``function_offset`` the offset from the function
-    start (None without a function).
+    start (None without a function). ``source_file``/``source_line`` are the
+    address's own line, as before inline frames were reported.
+
+    ``inlines``: the calls inlined at the frame's address, innermost first (empty
+    with ``physical_only``). Each has ``function``, ``source_file`` and
+    ``source_line`` (where execution is in that function: the address's line for
+    the innermost, else the call of the next inner one) and ``call_file`` and
+    ``call_line`` (where it is called from its caller, the next entry or, for the
+    last one, the physical frame's function).
     """
     mod = frame.module
+    chain = () if physical_only else frame.inlines
+    inlines: list[dict[str, Any]] = []
+    for k in range(len(chain) - 1, -1, -1):
+        inner = chain[k + 1] if k + 1 < len(chain) else None
+        inlines.append({
+            "function": chain[k].function,
+            "source_file": inner.call_file if inner else frame.source_file,
+            "source_line": inner.call_line if inner else frame.source_line,
+            "call_file": chain[k].call_file,
+            "call_line": chain[k].call_line,
+        })
     return {
         "index": frame.index,
         "ip": frame.ip,
@@ -48,26 +68,29 @@ def frame_json(frame: Frame) -> dict[str, Any]:
         "trust": frame.trust.value,
         "source_file": frame.source_file,
         "source_line": frame.source_line,
+        "inlines": inlines,
     }
 
 
-def stack_json(stack: Stack) -> dict[str, Any]:
-    """One thread's stack as JSON: id, status (and what it means), notes and frames."""
+def stack_json(stack: Stack, *, physical_only: bool = False) -> dict[str, Any]:
+    """One thread's stack as JSON: id, status (and what it means), notes and frames
+    (physical frames, each with its inlined calls unless ``physical_only``)."""
     return {
         "id": stack.thread_id,
         "status": stack.status.value,
         "status_meaning": stack.status.meaning,
         "notes": list(stack.notes),
-        "frames": [frame_json(f) for f in stack.frames],
+        "frames": [frame_json(f, physical_only=physical_only) for f in stack.frames],
     }
 
 
-def stack_table(stack: Stack, title: str) -> RenderableType:
+def stack_table(stack: Stack, title: str, *, physical_only: bool = False) -> RenderableType:
     """A table of one stack for people (:func:`dumplib.views.tables.stack_table`):
-    direct recursion folded into one ``xN`` row."""
+    direct recursion folded into one ``xN`` row, inlined calls as rows of their own
+    unless ``physical_only``."""
     from dumplib.views.tables import stack_table as table
 
-    return table(stack, title=title)
+    return table(stack, title=title, physical_only=physical_only)
 
 
 def _select(dump: Dump, args: argparse.Namespace) -> list[int]:
@@ -96,15 +119,19 @@ def _stack(args: argparse.Namespace, dump: Dump, console: Console) -> Any:
 
     coverage = symbol_coverage(stacks, dump.stack_walker(args.symbols).resolver, args.symbols)
     if args.json:
-        return {"threads": [stack_json(s) for s in stacks], "symbols": coverage.to_json()}
+        return {"threads": [stack_json(s, physical_only=args.physical_only) for s in stacks],
+                "symbols": coverage.to_json()}
     exc = dump.exception
     for s in stacks:
         thread = dump.threads.get(s.thread_id)
         name = f" {shown(repr(thread.name))}" if thread is not None and thread.name else ""
         faulting = " (faulting, from the exception context)" if (
             exc is not None and exc.thread_id == s.thread_id) else ""
+        inlined = 0 if args.physical_only else sum(len(f.inlines) for f in s.frames)
+        with_inlines = f" ({len(s.frames) + inlined} with inlines)" if inlined else ""
         console.print(stack_table(s, f"thread {s.thread_id} (0x{s.thread_id:x}){name}{faulting}"
-                                     f" -- {s.status.value}, {len(s.frames)} frames"))
+                                     f" -- {s.status.value}, {len(s.frames)} frames"
+                                     f"{with_inlines}", physical_only=args.physical_only))
         if s.status.value != "complete":
             console.print(data(f"  walk {s.status.meaning}"))
         for note in s.notes:
@@ -202,6 +229,9 @@ def register(sub: Any) -> None:
                    help="symbol directory, file or _NT_SYMBOL_PATH string (repeatable)")
     p.add_argument("--max-frames", type=int, default=100_000, metavar="N",
                    help="most frames per thread (default 100000)")
+    p.add_argument("--physical-only", action="store_true",
+                   help="leave out inlined calls (by default each is a frame of its own, "
+                        "numbered as the physical frame it is inlined into)")
     p.add_argument("--format", choices=["dumplib", "minidump-stackwalk"], default="dumplib",
                    help="minidump-stackwalk: every thread as rust-minidump's "
                         "`minidump-stackwalk --json` prints it")

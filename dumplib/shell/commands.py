@@ -38,6 +38,7 @@ def _quit(session: Session, args: str) -> Output:
 
 _EXACT: dict[str, CommandFunc] = {
     ".frame": threads.frame,
+    ".inline": threads.inline,
     "!runaway": threads.runaway,
     "r": context.r,
     ".ecxr": context.ecxr,

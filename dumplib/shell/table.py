@@ -39,6 +39,8 @@ COMMANDS: tuple[Command, ...] = (
     _family("k", "k[n][b|v|p] [count]", "stack of the current thread (kn numbers, kb/kv args)",
             "threads"),
     _family(".frame", ".frame [N]", "show or choose the current frame", "threads"),
+    _family(".inline", ".inline 0|1", "leave inlined calls out of k (0) or show them (1)",
+            "threads"),
     _family("!runaway", "!runaway [flags]", "thread user/kernel/elapsed times", "threads"),
     _family("r", "r [reg[, reg...]]", "registers of the current thread or frame", "context"),
     _family(".ecxr", ".ecxr", "use the exception's context record", "context"),

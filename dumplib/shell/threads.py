@@ -16,9 +16,10 @@ from dumplib.shell.session import Output, Session, ShellError, module_stem
 
 if TYPE_CHECKING:
     from dumplib.model.objects import Thread
-    from dumplib.unwind.frames import Frame, Stack
+    from dumplib.unwind.frames import Frame, LogicalFrame, Stack
 
-__all__ = ["frame", "k", "runaway", "thread_header", "threads", "tilde"]
+__all__ = ["frame", "inline", "k", "logical_frames", "runaway", "thread_header", "threads",
+           "tilde"]
 
 
 def thread_header(session: Session, index: int, current: int | None = None) -> str:
@@ -149,10 +150,13 @@ def _word(session: Session, value: int | None) -> str:
     return session.addr(value)
 
 
-def call_site(session: Session, f: Frame, *, source: bool = True, params: bool = False) -> str:
+def call_site(session: Session, f: Frame, *, source: bool = True, params: bool = False,
+              line: tuple[str | None, int | None] | None = None) -> str:
     """``module!function+0xoff [file @ line]`` for a frame, as ``k`` prints it; with
     ``params`` (``kp``) the function's parameter types when its PDB gives them
-    (``clr!ThreadpoolMgr::CompletionPortThreadStart(void*)+0xa2``)."""
+    (``clr!ThreadpoolMgr::CompletionPortThreadStart(void*)+0xa2``). ``line``
+    replaces the frame's own source line (a frame holding inlined calls is at the
+    line of the call)."""
     if f.module is None:
         text = session.addr(f.ip)
     else:
@@ -162,9 +166,39 @@ def call_site(session: Session, f: Frame, *, source: bool = True, params: bool =
             text = f"{stem}!{name}" + (f"+0x{f.offset:x}" if f.offset else "")
         else:
             text = f"{stem}+0x{f.offset:x}"
-    if source and f.source_file:
-        text += f" [{f.source_file} @ {f.source_line}]"
+    file, number = line if line is not None else (f.source_file, f.source_line)
+    if source and file:
+        text += f" [{file} @ {number}]"
     return text
+
+
+def logical_frames(session: Session, stack: Stack) -> tuple[LogicalFrame, ...]:
+    """The frames ``k`` numbers: inlined calls as frames of their own, as WinDbg
+    shows them, unless ``.inline 0`` turned that off."""
+    return stack.logical_frames(physical_only=not session.cache.get("inline", True))
+
+
+def _inline_row(session: Session, lf: LogicalFrame, n: int, opts: str) -> str:
+    """An inlined call as WinDbg's ``k`` prints it: ``(Inline Function)`` and dashes
+    where a physical frame has its stack pointer and return address (and the
+    argument words of ``kb``/``kv``), then ``module!function [file @ line]``."""
+    wide = session.pointer_size == 8
+    dashes = "--------`--------" if wide else "--------"
+    row = f"{n:02x} " if "n" in opts else ""
+    row += "(Inline Function) " if wide else "(Inline) "
+    row += f"{dashes} "
+    if "b" in opts or "v" in opts:
+        words = " ".join([dashes] * (4 if wide else 3))
+        row += f": {words} : " if wide else f"{words} "
+    elif wide:
+        row += "    "
+    f = lf.frame
+    where = lf.function or "?"
+    if f.module is not None:
+        where = f"{module_stem(f.module.name)}!{where}"
+    if lf.source_file:
+        where += f" [{lf.source_file} @ {lf.source_line}]"
+    return row + where
 
 
 def _signature(session: Session, f: Frame) -> str | None:
@@ -183,13 +217,15 @@ def _signature(session: Session, f: Frame) -> str | None:
     return fn.signature
 
 
-def _frame_row(session: Session, stack: Stack, i: int, opts: str) -> str:
+def _frame_row(session: Session, stack: Stack, i: int, opts: str, *,
+               number: int | None = None,
+               line: tuple[str | None, int | None] | None = None) -> str:
     frames = stack.frames
     f = frames[i]
     ret = frames[i + 1].ip if i + 1 < len(frames) else 0
     wide = session.pointer_size == 8
     args = "b" in opts or "v" in opts
-    row = f"{f.index:02x} " if "n" in opts else ""
+    row = f"{f.index if number is None else number:02x} " if "n" in opts else ""
     base = f.sp if wide else (f.registers.get("ebp", f.sp) if f.registers else f.sp)
     row += f"{session.addr(base)} {session.addr(ret)} "
     if args:
@@ -197,7 +233,7 @@ def _frame_row(session: Session, stack: Stack, i: int, opts: str) -> str:
         row += f": {words} : " if wide else f"{words} "
     elif wide:
         row += "    "
-    return row + call_site(session, f, params="p" in opts)
+    return row + call_site(session, f, params="p" in opts, line=line)
 
 
 def stack_header(session: Session, opts: str) -> str:
@@ -215,11 +251,24 @@ def stack_header(session: Session, opts: str) -> str:
 def _frame_json(session: Session, stack: Stack, i: int) -> dict[str, Any]:
     f = stack.frames[i]
     nxt = stack.frames[i + 1].ip if i + 1 < len(stack.frames) else 0
+    inlines = [{"number": n, "function": lf.function, "source_file": lf.source_file,
+                "source_line": lf.source_line}
+               for n, lf in enumerate(logical_frames(session, stack))
+               if lf.inline and lf.frame is f]
     return {"index": f.index, "child_sp": f.sp, "ip": f.ip, "return_address": nxt,
             "module": f.module.name if f.module else None, "function": f.function,
             "offset": f.offset, "call_site": call_site(session, f, source=False),
             "source_file": f.source_file, "source_line": f.source_line,
-            "trust": f.trust.value}
+            "trust": f.trust.value, "inlines": inlines}
+
+
+def _logical_row(session: Session, stack: Stack, logical: tuple[LogicalFrame, ...], n: int,
+                 opts: str) -> str:
+    lf = logical[n]
+    if lf.inline:
+        return _inline_row(session, lf, n, opts)
+    return _frame_row(session, stack, stack.frames.index(lf.frame), opts, number=n,
+                      line=(lf.source_file, lf.source_line))
 
 
 def k(session: Session, args: str, opts: str = "") -> Output:
@@ -230,36 +279,72 @@ def k(session: Session, args: str, opts: str = "") -> Output:
     frame (x64: its home area), ``p`` the parameter types a PDB gives (not their
     values). Source file and line are shown when known. A number after the
     command limits the frames shown.
+
+    Calls inlined into a frame (PDB inline sites, ``.sym`` INLINE records) are
+    frames of their own, numbered with the others as WinDbg numbers them, with
+    ``(Inline Function) --------`--------`` where a physical frame shows its
+    stack pointer and return address; ``.inline 0`` leaves them out. The JSON
+    ``frames`` are the physical frames shown, each with its ``inlines``.
     """
     stack = session.stack()
-    count = len(stack.frames)
+    logical = logical_frames(session, stack)
+    count = len(logical)
     if args.strip():
         count = min(count, parse_number(args.strip()))
     lines = [stack_header(session, opts)]
-    lines += [_frame_row(session, stack, i, opts) for i in range(count)]
+    lines += [_logical_row(session, stack, logical, n, opts) for n in range(count)]
     if not stack.frames:
         lines.append(f"(no frames: {stack.status.value})")
     for note in stack.notes:
         lines.append(f"WARNING: {note}")
+    shown: list[int] = []
+    for lf in logical[:count]:
+        if not shown or stack.frames[shown[-1]] is not lf.frame:
+            shown.append(stack.frames.index(lf.frame))
     return Output("\n".join(lines), {
         "thread_id": stack.thread_id, "status": stack.status.value,
-        "frames": [_frame_json(session, stack, i) for i in range(count)],
+        "frames": [_frame_json(session, stack, i) for i in shown],
         "notes": list(stack.notes)})
+
+
+def inline(session: Session, args: str) -> Output:
+    """``.inline 0`` / ``.inline 1``: leave inlined calls out of ``k`` and ``.frame``
+    numbering, or show them as frames of their own (the default), as in WinDbg."""
+    text = args.strip()
+    if text not in ("", "0", "1"):
+        raise ShellError(f"Syntax error in '.inline {text}': use .inline 0 or .inline 1")
+    if text:
+        session.cache["inline"] = text == "1"
+    on = session.cache.get("inline", True)
+    return Output(f"Inline function debugging {'enabled' if on else 'disabled'}",
+                  {"inline": on})
 
 
 def frame(session: Session, args: str) -> Output:
     """``.frame [N]``: show (or with N, choose) the current frame; ``r`` and ``$ip``
-    then give that frame's registers."""
+    then give that frame's registers. N is the number ``kn`` shows: an inlined
+    call's number chooses it and the physical frame it is inlined into (whose
+    registers it shares)."""
     stack = session.stack()
+    logical = logical_frames(session, stack)
     if args.strip():
         n = parse_number(args.strip())
-        if not 0 <= n < len(stack.frames):
-            raise ShellError(f"Frame {n:x} is not in the stack (0 to {len(stack.frames) - 1:x})")
-        session.frame_index = n
+        if not 0 <= n < len(logical):
+            raise ShellError(f"Frame {n:x} is not in the stack (0 to {len(logical) - 1:x})")
+        session.frame_index = stack.frames.index(logical[n].frame)
+        session.cache["frame_number"] = (stack.thread_id, session.frame_index, n)
+        return Output(_logical_row(session, stack, logical, n, "n"),
+                      _frame_json(session, stack, session.frame_index))
     i = min(session.frame_index, max(0, len(stack.frames) - 1))
     if not stack.frames:
         raise ShellError("the thread has no frames")
-    return Output(_frame_row(session, stack, i, "n"), _frame_json(session, stack, i))
+    # the innermost call in the frame (frame 00 is the inlined call when there is one)
+    n = next(m for m, lf in enumerate(logical) if lf.frame is stack.frames[i])
+    chosen = session.cache.get("frame_number")  # an inlined call chosen by number stays shown
+    if (chosen is not None and chosen[:2] == (stack.thread_id, i) and chosen[2] < len(logical)
+            and logical[chosen[2]].frame is stack.frames[i]):
+        n = chosen[2]
+    return Output(_logical_row(session, stack, logical, n, "n"), _frame_json(session, stack, i))
 
 
 # -- !runaway --------------------------------------------------------------------------

@@ -91,6 +91,14 @@ def lookup_address(ip: int, trust: Trust) -> int:
     return ip if trust is Trust.CONTEXT else ip - 1
 
 
+def _module_stem(module: Module) -> str:
+    """The module's name as locations show it (``ntdll``, not ``ntdll.dll``)."""
+    stem = module.name
+    if stem.lower().endswith((".dll", ".exe", ".sys", ".drv", ".ocx")):
+        stem = stem[: stem.rfind(".")]
+    return stem
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One frame of a stack.
@@ -139,9 +147,7 @@ class Frame:
         """``module!function+0x12``, ``module+0x1234`` or ``0x7ff...``."""
         if self.module is None:
             return f"0x{self.ip:x}"
-        stem = self.module.name
-        if stem.lower().endswith((".dll", ".exe", ".sys", ".drv", ".ocx")):
-            stem = stem[: stem.rfind(".")]
+        stem = _module_stem(self.module)
         if self.function:
             return f"{stem}!{self.function}+0x{self.offset:x}"
         return f"{stem}+0x{self.offset:x}"
@@ -172,6 +178,16 @@ class LogicalFrame:
     function: str | None
     source_file: str | None
     source_line: int | None
+
+    @property
+    def location(self) -> str:
+        """The physical frame's :attr:`Frame.location`; for an inlined call
+        ``module!function`` (it has no address of its own, so no offset)."""
+        f = self.frame
+        if not self.inline:
+            return f.location
+        name = self.function or "?"
+        return f"{_module_stem(f.module)}!{name}" if f.module is not None else name
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,9 +93,11 @@ def hexdump_renderable(view: HexDump) -> RenderableType:
     return out
 
 
-def stack_renderable(stack: Stack, *, limit: int | None = 200) -> RenderableType:
-    """A walked stack with each frame's trust; direct recursion folded (``x4062``)."""
-    t = tables.stack_table(stack, limit=limit)
+def stack_renderable(stack: Stack, *, limit: int | None = 200,
+                     physical_only: bool = False) -> RenderableType:
+    """A walked stack with each frame's trust; direct recursion folded (``x4062``);
+    inlined calls as rows of their own unless ``physical_only``."""
+    t = tables.stack_table(stack, limit=limit, physical_only=physical_only)
     parts: list[RenderableType] = [t]
     if stack.status.value != "complete":
         parts.append(Text(f"walk {stack.status.meaning}", style="dim"))

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from dumplib.format.records import HandleDescriptor
     from dumplib.model.memory import MemoryRegion
     from dumplib.model.objects import Module, ModuleList, Thread
-    from dumplib.unwind.frames import Frame, Stack
+    from dumplib.unwind.frames import Frame, LogicalFrame, Stack
 
 __all__ = [
     "collapse_recursion",
@@ -201,12 +201,17 @@ def collapse_recursion(frames: Sequence[Frame]) -> list[tuple[Frame, int]]:
 
 
 def stack_table(stack: Stack, *, title: str | None = None, limit: int | None = None,
-                with_sp: bool = True) -> FittedTable:
+                with_sp: bool = True, physical_only: bool = False) -> FittedTable:
     """One walked stack: #, ip, sp, location (with ``xN`` for a folded recursion), trust.
 
     A run of identical locations (direct recursion) is one row ``Recurse+0x27 x4062``,
-    numbered by its first frame; ``limit`` counts rows after folding. Dropped when
-    narrow, in this order: sp, trust. # and ip stay; location wraps.
+    numbered by its first frame. Calls inlined into a frame (``.sym`` INLINE
+    records, PDB inline sites) come first, innermost first, as rows of their own:
+    the same number as their physical frame, no ip or sp (they have none of their
+    own), ``module!function`` with its source line, and trust ``inlined``; the
+    physical frame's row then shows the line of the call. ``physical_only`` leaves
+    them out. ``limit`` counts physical rows after folding. Dropped when narrow,
+    in this order: sp, trust. # and ip stay; location wraps.
     """
     cols = [Col("#", justify="right"), Col("ip")]
     if with_sp:
@@ -214,21 +219,30 @@ def stack_table(stack: Stack, *, title: str | None = None, limit: int | None = N
     cols += [Col("location", keep=False, min_width=16), Col("trust", drop=2)]
     runs = collapse_recursion(stack.frames)
     shown_runs = runs if limit is None else runs[:limit]
+    logical: dict[int, list[LogicalFrame]] = {}
+    for lf in stack.logical_frames(physical_only=physical_only):
+        logical.setdefault(id(lf.frame), []).append(lf)
     rows: list[list[object]] = []
+    styles: list[str | None] = []
     for f, n in shown_runs:
-        where = data(f"{f.location} x{n}" if n > 1 else f.location)
-        if f.source_file:  # the source line on a line of its own, under the function
-            where.append("\n")
-            where.append_text(data(f"[{f.source_file}:{f.source_line}]", style="dim"))
-        row: list[object] = [f"{f.index:02d}", hx(f.ip)]
-        if with_sp:
-            row.append(hx(f.sp))
-        row += [where, f.trust.value]
-        rows.append(row)
+        for lf in logical.get(id(f), ()):
+            text = lf.location
+            if not lf.inline and n > 1:
+                text += f" x{n}"
+            where = data(text)
+            if lf.source_file:  # the source line on a line of its own, under the function
+                where.append("\n")
+                where.append_text(data(f"[{lf.source_file}:{lf.source_line}]", style="dim"))
+            row: list[object] = [f"{f.index:02d}", "" if lf.inline else hx(f.ip)]
+            if with_sp:
+                row.append("" if lf.inline else hx(f.sp))
+            row += [where, "inlined" if lf.inline else f.trust.value]
+            rows.append(row)
+            styles.append("italic" if lf.inline else None)
     caption = None
     if len(shown_runs) < len(runs):
         rest = sum(n for _, n in runs[len(shown_runs):])
         caption = f"{rest} more frames"
-    return FittedTable(cols, rows, caption=caption,
+    return FittedTable(cols, rows, caption=caption, row_styles=styles,
                        title=title or f"thread {stack.thread_id}: {len(stack.frames)} frames, "
                                       f"walk {stack.status.value}")
