@@ -107,3 +107,30 @@ def test_cli_triage_timeout_default_matches_the_pool() -> None:
     from dumplib.triage import DEFAULT_TIMEOUT
 
     assert cli_triage.DEFAULT_TIMEOUT == DEFAULT_TIMEOUT
+
+
+def test_command_owners_match_what_each_module_registers() -> None:
+    """``main`` builds only the named command's parser from ``COMMAND_OWNERS``; the table
+    must name, for every command, the module whose ``register`` really adds it."""
+    import argparse
+    import importlib
+
+    from dumplib.cli import COMMAND_MODULES, COMMAND_OWNERS
+
+    registered: dict[str, str] = {}
+    for name in COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(name).register(sub)
+        registered.update(dict.fromkeys(sub.choices, name))
+    assert registered == COMMAND_OWNERS
+
+
+def test_info_builds_only_its_own_parser_but_help_lists_every_command() -> None:
+    mods = _loaded_after(_cli(f"info --json {SAMPLE}"))
+    others = {m for m in mods if m.startswith(("dumplib.cli.", "dumplib.shell"))}
+    assert others == {"dumplib.cli.basic", "dumplib.cli.common", "dumplib.cli.render"}, others
+    proc = subprocess.run([sys.executable, "-m", "dumplib", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)
+    from dumplib.cli import COMMAND_OWNERS
+
+    assert all(f"    {name} " in proc.stdout for name in COMMAND_OWNERS)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from dumplib import __version__
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+__all__ = ["COMMAND_MODULES", "COMMAND_OWNERS", "build_parser", "main"]
 
 #: Modules whose ``register`` adds subcommands, in the order shown by ``--help``.
 COMMAND_MODULES = [
@@ -32,9 +32,37 @@ COMMAND_MODULES = [
     "dumplib.cli.shell",
 ]
 
+#: The module that registers each subcommand. When the command line names one,
+#: only that module is imported and registered (``info`` need not import the
+#: shell, triage or analysis commands: issue #16); ``tests/test_startup.py``
+#: checks this table against what every module registers.
+COMMAND_OWNERS = {
+    "info": "dumplib.cli.basic",
+    "threads": "dumplib.cli.basic",
+    "modules": "dumplib.cli.basic",
+    "memory": "dumplib.cli.basic",
+    "streams": "dumplib.cli.basic",
+    "stack": "dumplib.cli.stack",
+    "disasm": "dumplib.cli.stack",
+    "analyze": "dumplib.cli.analyze",
+    "err": "dumplib.cli.err",
+    "triage": "dumplib.cli.triage",
+    "map": "dumplib.cli.map",
+    "registers": "dumplib.cli.registers",
+    "mem": "dumplib.cli.mem",
+    "handles": "dumplib.cli.handles",
+    "shell": "dumplib.cli.shell",
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``dumplib`` command."""
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``dumplib`` command.
+
+    Args:
+        command: a subcommand name from :data:`COMMAND_OWNERS`: only the module
+            that owns it is registered (what :func:`main` does when the first
+            argument names a command). None (the default) registers every command.
+    """
     parser = argparse.ArgumentParser(
         prog="dumplib",
         description="Offline Windows minidump analysis.",
@@ -42,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dumplib {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    owner = COMMAND_OWNERS.get(command) if command is not None else None
+    for name in [owner] if owner is not None else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -53,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: arguments without the program name (defaults to ``sys.argv[1:]``).
     """
-    args = build_parser().parse_args(argv)
+    if argv is None:
+        import sys
+
+        argv = sys.argv[1:]
+    # ``dumplib info FILE``: build only the named command's parser; anything else
+    # (``--help``, ``--version``, no or an unknown command) gets every command.
+    first = argv[0] if argv else None
+    args = build_parser(first if first in COMMAND_OWNERS else None).parse_args(argv)
     code: int = args.run(args)
     return code
