@@ -53,13 +53,13 @@ from dumplib.model.objects import (
     ThreadList,
     UnloadedModule,
 )
-from dumplib.model.vendor import VendorStreams
 from dumplib.source import Source, SourceLike
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from dumplib.model.kernel import Bugcheck
+    from dumplib.model.vendor import VendorStreams
 
 __all__ = ["DumpFile", "DumpWarning"]
 
@@ -283,6 +283,8 @@ class DumpFile:
     def vendor(self) -> VendorStreams:
         """Breakpad, crashpad and Mozilla vendor streams (Linux /proc copies,
         BreakpadInfo, crashpad annotations, macOS crash info), parsed on first use."""
+        from dumplib.model.vendor import VendorStreams  # its parsers load on first use (#16)
+
         return VendorStreams(self)
 
     @property
