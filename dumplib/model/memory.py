@@ -17,8 +17,14 @@ import operator
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+#: mypy reads the standard decorator; at run time dumplib._record builds the same
+#: frozen records without compiling six methods each (issue #16)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from dumplib._record import dataclass
 
 if TYPE_CHECKING:  # hexdump and the process pool load on first use (issue #16)
     from dumplib.model.hexdump import HexDump

@@ -9,8 +9,14 @@ from __future__ import annotations
 import bisect
 import datetime as _dt
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar, overload
+
+#: mypy reads the standard decorator; at run time dumplib._record builds the same
+#: frozen records without compiling six methods each (issue #16)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:
+    from dumplib._record import dataclass, field
 
 from dumplib._exc import DumpError
 from dumplib.format.constants import Arch, ExceptionCode, PlatformId, ProductType
