@@ -540,10 +540,13 @@ class ExceptionInfo:
         on Linux and Android, the Mach exception (``"EXC_BAD_ACCESS"``) on
         macOS and iOS, ``"DUMP_REQUESTED"`` for breakpad's requested dumps.
         """
-        from dumplib.format import oscodes
-
         code = self.raw.exception_code & 0xFFFFFFFF
         platform = self.platform_id
+        if platform not in (PlatformId.LINUX, PlatformId.ANDROID, PlatformId.MAC_OS_X,
+                            PlatformId.IOS):
+            return ExceptionCode.name_of(self.raw.exception_code)
+        from dumplib.format import oscodes  # signals and Mach codes: not for Windows dumps
+
         if platform in (PlatformId.LINUX, PlatformId.ANDROID):
             if code == oscodes.DUMP_REQUESTED:
                 return "DUMP_REQUESTED"
