@@ -20,14 +20,6 @@ from typing import TYPE_CHECKING, TypeVar
 from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
 from dumplib.format import parse as P
 from dumplib.format.constants import Arch, DumpType, PlatformId, StreamType
-from dumplib.format.context import (
-    AMD64_CONTEXT_SIZE,
-    ARM64_CONTEXT_SIZE,
-    X86_CONTEXT_SIZE,
-    X86_CONTEXT_SIZE_NO_EXT,
-    Context,
-    parse_context,
-)
 from dumplib.format.records import (
     DirectoryEntry,
     ExceptionRecord,
@@ -58,6 +50,7 @@ from dumplib.source import Source, SourceLike
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from dumplib.format.context import Context
     from dumplib.model.kernel import Bugcheck
     from dumplib.model.vendor import VendorStreams
 
@@ -255,6 +248,13 @@ class DumpFile:
 
     def _guess_arch(self) -> Arch:
         """Infer the architecture from the size of the first thread context."""
+        from dumplib.format.context import (
+            AMD64_CONTEXT_SIZE,
+            ARM64_CONTEXT_SIZE,
+            X86_CONTEXT_SIZE,
+            X86_CONTEXT_SIZE_NO_EXT,
+        )
+
         for rec in self._thread_records:
             size = rec.thread_context.data_size
             if size >= AMD64_CONTEXT_SIZE and size < ARM64_CONTEXT_SIZE * 2 and size != 912:
@@ -331,6 +331,8 @@ class DumpFile:
             raise CorruptDumpError(f"{what} context of {data_size} bytes", stream=what, offset=rva)
         data = self._src.view(rva, data_size, what=what)
         arch = self.system.arch
+        from dumplib.format.context import parse_context  # CPU contexts load on first use
+
         try:
             return parse_context(arch, data, offset=rva)
         except ValueError as exc:

@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # hexdump and the process pool load on first use (issue #16)
 
 from dumplib._exc import MemoryNotInDump
 from dumplib.format.records import MemoryInfo
-from dumplib.model.tables import regions_dataframe
 from dumplib.source import Source
 
 if TYPE_CHECKING:
@@ -391,6 +390,8 @@ class Memory:
         Raises:
             ImportError: pandas is not installed (``pip install 'dumplib[dataframe]'``).
         """
+        from dumplib.model.tables import regions_dataframe  # pandas glue, on first use
+
         return regions_dataframe(self.regions())
 
     @property

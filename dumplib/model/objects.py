@@ -20,7 +20,6 @@ else:
 
 from dumplib._exc import DumpError
 from dumplib.format.constants import Arch, ExceptionCode, PlatformId, ProductType
-from dumplib.format.context import Context
 from dumplib.format.records import (
     CodeViewElf,
     CodeViewPdb20,
@@ -37,6 +36,8 @@ from dumplib.format.records import (
 
 if TYPE_CHECKING:
     import pandas
+
+    from dumplib.format.context import Context
 
 __all__ = [
     "ExceptionInfo",
