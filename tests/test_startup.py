@@ -87,12 +87,14 @@ def test_json_commands_do_not_load_rich(command: str) -> None:
 
 def test_info_json_loads_no_analysis_symbols_or_triage() -> None:
     mods = _loaded_after(_cli(f"info --json {SAMPLE}"))
-    # the one views module allowed is the text escaper every command uses for dump text
-    # (dumplib.views.textsafe, which needs only unicodedata), and its package shell
-    views_ok = {"dumplib.views", "dumplib.views.textsafe"}
+    # no views at all: the text escaper loads only for the table or a warning to print,
+    # and neither the kernel model, the vendor-stream parsers nor the CPU contexts load
     assert not {m for m in mods if m.startswith(("dumplib.analysis", "dumplib.triage",
                                                  "dumplib.symbols", "dumplib.pe",
-                                                 "dumplib.unwind", "dumplib.views"))} - views_ok
+                                                 "dumplib.unwind", "dumplib.views",
+                                                 "dumplib.model.kernel", "dumplib.model.vendor",
+                                                 "dumplib.format.context"))}
+    assert not {"dataclasses", "inspect", "shutil"} & mods
     assert not _top(mods) & {"rich", "capstone", "construct"}
 
 

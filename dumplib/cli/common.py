@@ -189,10 +189,11 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
             return fail(str(exc))
         except BrokenPipeError:
             return EXIT_OK
-    from dumplib.views.textsafe import shown
+    if notes:
+        from dumplib.views.textsafe import shown
 
-    for note in notes:
-        sys.stderr.write(f"dumplib: warning: {shown(note)}\n")
+        for note in notes:
+            sys.stderr.write(f"dumplib: warning: {shown(note)}\n")
     if getattr(args, "json", False):
         try:
             emit_json(doc)

@@ -12,7 +12,6 @@ from dumplib._exc import DumpError
 from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.model.dump import DumpFile as Dump
 from dumplib.model.objects import ExceptionInfo, Module, Thread
-from dumplib.views.textsafe import data
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -139,6 +138,8 @@ def kernel_bugcheck_json(dump: Dump) -> JSON | None:
 def info_table(dump: Dump) -> Table:
     """A two-column summary of the dump for people (text from the dump shown as data)."""
     from rich.table import Table
+
+    from dumplib.views.textsafe import data
 
     doc = info_json(dump)
     t = Table(show_header=False, box=None, pad_edge=False)
