@@ -112,7 +112,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     owner = COMMAND_OWNERS.get(command) if command is not None else None
     for name in [owner] if owner is not None else COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        module = importlib.import_module(name)
+        one = getattr(module, "register_command", None) if owner is not None else None
+        if one is not None:  # a module of several commands: only the named one
+            one(sub, command)
+        else:
+            module.register(sub)
     return parser
 
 
