@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from dumplib._exc import TYPE_CHECKING
 from dumplib.format.constants import Arch
 from dumplib.model.dump import DumpFile
 from dumplib.model.objects import Thread

@@ -94,7 +94,7 @@ def test_info_json_loads_no_analysis_symbols_or_triage() -> None:
                                                  "dumplib.unwind", "dumplib.views",
                                                  "dumplib.model.kernel", "dumplib.model.vendor",
                                                  "dumplib.format.context"))}
-    assert not {"dataclasses", "inspect", "shutil"} & mods
+    assert not {"dataclasses", "inspect", "shutil", "typing"} & mods
     assert not _top(mods) & {"rich", "capstone", "construct"}
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
 
+from dumplib._exc import TYPE_CHECKING
 from dumplib.cli.common import add_dump_args, run_on_dump
 
 if TYPE_CHECKING:  # imported when a command runs, so that register() stays cheap
+    from typing import Any
+
     from rich.console import Console
 
     from dumplib.dump import Dump

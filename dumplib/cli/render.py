@@ -6,14 +6,14 @@ functions here. JSON values keep integers as integers (no hex strings).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from dumplib._exc import DumpError
+from dumplib._exc import TYPE_CHECKING, DumpError
 from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.model.dump import DumpFile as Dump
 from dumplib.model.objects import ExceptionInfo, Module, Thread
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from rich.console import RenderableType
     from rich.table import Table
 
@@ -37,7 +37,7 @@ __all__ = [
     "uptime_text",
 ]
 
-JSON = dict[str, Any]
+JSON = dict[str, "Any"]
 
 
 def hx(value: int | None) -> str:

@@ -7,7 +7,7 @@ These are the raw records; the model layer wraps them in friendlier objects.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dumplib._exc import TYPE_CHECKING
 
 #: mypy reads the standard decorator; at run time dumplib._record builds the same
 #: frozen records without compiling six methods each (issue #16)

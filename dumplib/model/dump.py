@@ -15,9 +15,8 @@ import warnings as _warnings
 from collections.abc import Callable
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
 
-from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
+from dumplib._exc import TYPE_CHECKING, CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
 from dumplib.format import parse as P
 from dumplib.format.constants import Arch, DumpType, PlatformId, StreamType
 from dumplib.format.records import (
@@ -56,7 +55,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DumpFile", "DumpWarning"]
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 #: Deepest chain of nested exception records followed through memory.
 MAX_EXCEPTION_CHAIN = 32
 _EXCEPTION_RECORD64_SIZE = 152

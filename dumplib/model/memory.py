@@ -17,7 +17,8 @@ import operator
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+
+from dumplib._exc import TYPE_CHECKING
 
 #: mypy reads the standard decorator; at run time dumplib._record builds the same
 #: frozen records without compiling six methods each (issue #16)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import bisect
 import datetime as _dt
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, TypeVar, overload
+
+from dumplib._exc import TYPE_CHECKING
 
 #: mypy reads the standard decorator; at run time dumplib._record builds the same
 #: frozen records without compiling six methods each (issue #16)
@@ -51,7 +52,12 @@ __all__ = [
     "filetime_to_datetime",
 ]
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing import TypeVar, overload
+
+    T = TypeVar("T")
+else:  # Sequence[T] without typing at run time
+    T = object
 
 
 def basename(path: str) -> str:
@@ -230,10 +236,13 @@ class _RecordList(Sequence[T]):
     def __init__(self, items: Sequence[T]) -> None:
         self._items = tuple(items)
 
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    if TYPE_CHECKING:  # typing's overload, for mypy only
+
+        @overload
+        def __getitem__(self, index: int) -> T: ...
+        @overload
+        def __getitem__(self, index: slice) -> Sequence[T]: ...
+
     def __getitem__(self, index: int | slice) -> T | Sequence[T]:
         return self._items[index]
 
