@@ -122,3 +122,30 @@ def test_parsed_records_of_a_real_dump_pickle_and_convert() -> None:
         for t in d.threads:
             assert dataclasses.asdict(t.raw)["thread_id"] == t.id
         assert dataclasses.replace(d.system, present=False).arch == d.system.arch
+
+
+@pytest.mark.parametrize("cls", LIGHT, ids=lambda c: c.__name__)
+def test_generic_and_compiled_init_agree_with_the_standard_one(cls: type) -> None:
+    """The first instances go through the generic ``__init__``, later ones through the
+    compiled one; both give the standard dataclass's values and errors."""
+    std = _standard(cls)
+    names = [f.name for f in dataclasses.fields(std)]
+    required = [f.name for f in dataclasses.fields(std) if f.default is dataclasses.MISSING]
+    for salt in range(40):  # well past the generic calls
+        args = _values(cls, salt)
+        kw = dict(zip(names, args, strict=True))
+        assert dataclasses.astuple(cls(*args)) == dataclasses.astuple(std(*args))
+        assert dataclasses.astuple(cls(**kw)) == dataclasses.astuple(std(**kw))
+        half = len(names) // 2
+        mixed = dict(list(kw.items())[half:])
+        assert dataclasses.astuple(cls(*args[:half], **mixed)) == \
+            dataclasses.astuple(std(*args[:half], **mixed))
+        for bad_args, bad_kw in [((), {}), (tuple(args), {"nope": 1}),
+                                 (tuple(args), {names[0]: 1}),
+                                 ((), {n: 1 for n in required[1:]})]:
+            if not required and not bad_kw:
+                continue  # a class whose fields all have defaults accepts no arguments
+            with pytest.raises(TypeError):
+                std(*bad_args, **bad_kw)
+            with pytest.raises(TypeError):
+                cls(*bad_args, **bad_kw)
