@@ -72,11 +72,13 @@ def console() -> Console:
             kwargs.setdefault("crop", False)
             super().print(*objects, **kwargs)
 
+    # emoji=False: no ":name:" code is ever meant as an emoji here, and rich's table of
+    # them costs ~2 ms of every table command's start-up (issue #16)
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
-        return _Console(highlight=False, width=int(columns))
-    c = _Console(highlight=False)
-    return c if c.is_terminal else _Console(highlight=False, width=PIPE_WIDTH)
+        return _Console(highlight=False, emoji=False, width=int(columns))
+    c = _Console(highlight=False, emoji=False)
+    return c if c.is_terminal else _Console(highlight=False, emoji=False, width=PIPE_WIDTH)
 
 
 class _LazyConsole:
