@@ -109,6 +109,32 @@ def bench_env(pycache: str) -> dict[str, str]:
     return env
 
 
+def _startup_only(py: str, small: str, args: argparse.Namespace, env: dict[str, str]) -> int:
+    """``--startup-only``: the start-up rows of the table (issue #16's 2x and 4x targets)."""
+    commands: dict[str, list[str]] = {
+        "bare interpreter (`python -c pass`)": [py, "-c", "pass"],
+        "`python -c 'import dumplib'`": [py, "-c", "import dumplib"],
+        "`dumplib info --json test.dmp`": [py, "-m", "dumplib", "info", "--json", small],
+        "`dumplib info test.dmp` (rich table)": [py, "-m", "dumplib", "info", small],
+    }
+    if args.compare:
+        old = f"PYTHONPATH={os.path.abspath(args.compare)}"
+        for name, cmd in list(commands.items())[1:]:
+            commands[f"{name}, --compare tree"] = [old, *cmd]
+    load_before = os.getloadavg()
+    times = measure(commands, args.rounds, env)
+    load_after = os.getloadavg()
+    bare = min(next(iter(times.values())))
+    print(f"{args.rounds} interleaved rounds; load average {load_before[0]:.2f} before, "
+          f"{load_after[0]:.2f} after; {os.cpu_count()} cores; Python {sys.version.split()[0]}\n")
+    print("| process | min | median | min / bare |")
+    print("|---|---|---|---|")
+    for name, ts in times.items():
+        print(f"| {name} | {min(ts) * 1e3:.1f} ms | {statistics.median(ts) * 1e3:.1f} ms | "
+              f"{min(ts) / bare:.2f}x |")
+    return 0
+
+
 def main() -> int:
     """Build the dumps, time the commands, print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -116,6 +142,8 @@ def main() -> int:
     ap.add_argument("--compare", metavar="TREE",
                     help="another dumplib source tree (e.g. `git worktree add /tmp/old OLD`): "
                          "its import/info/stack rows are timed in the same rounds")
+    ap.add_argument("--startup-only", action="store_true",
+                    help="time only the interpreter, import and info rows (no dumps built)")
     args = ap.parse_args()
     from benches.bench_unwind import build_walk_dump
 
@@ -124,6 +152,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="dumplib-wholeprocess-") as tmp:
         env = bench_env(os.path.join(tmp, "pycache"))
         small = str(ROOT / "dumplib" / "samples" / "test.dmp")
+        if args.startup_only:
+            return _startup_only(py, small, args, env)
         synth = build_walk_dump(Path(tmp) / "server-200.dmp")
         caseb = Path(tmp) / "caseb-full.dmp"
         with lzma.open(ROOT / "fixtures/wine/caseb/caseb-full.dmp.xz") as src, \

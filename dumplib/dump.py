@@ -9,20 +9,19 @@ import the higher ones.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from dumplib._exc import TYPE_CHECKING
 from dumplib.format.constants import Arch
 from dumplib.model.dump import DumpFile
-from dumplib.model.kernel import KernelDumpFile
 from dumplib.model.objects import Thread
 from dumplib.source import Source, SourceLike
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from dumplib._kernel_dump import KernelDump
     from dumplib.unwind.disasm import FaultExplanation, Instruction
     from dumplib.unwind.frames import Stack
     from dumplib.unwind.walker import StackWalker
@@ -190,6 +189,8 @@ class Dump(DumpFile):
             access_code=access_code, fault_address=fault, software=not reason.hardware,
         )
         if why is not None and exc.code == 0xC00000FD:
+            import dataclasses
+
             why = dataclasses.replace(why, text=why.text + " -- the stack is exhausted")
         return why
 
@@ -218,20 +219,6 @@ def _prefix(walker: StackWalker, address: int, size: int) -> bytes:
     return b""
 
 
-class KernelDump(KernelDumpFile, Dump):
-    """An opened kernel crash dump: :class:`KernelDumpFile` plus stacks and analysis."""
-
-    def disassemble(
-        self, address: int | None = None, count: int = 10, *, symbols: SymbolsArg = None
-    ) -> list[Instruction]:
-        """Disassemble at ``address``; by default where the bug check says the fault was
-        (parameter 4 of 0xA/0xD1, parameter 2 of the exception bug checks), else at the
-        bugchecking processor's ip."""
-        if address is None:
-            address = self.fault_address
-        return super().disassemble(address, count, symbols=symbols)
-
-
 def open(source: SourceLike | Source) -> Dump:
     """Open a minidump from a path, bytes or a seekable binary file object.
 
@@ -244,5 +231,17 @@ def open(source: SourceLike | Source) -> Dump:
     """
     src = source if isinstance(source, Source) else Source.open(source)
     if src.size >= 8 and src.read(0, 8) in (b"PAGEDU64", b"PAGEDUMP"):
+        from dumplib._kernel_dump import KernelDump
+
         return KernelDump(src)
     return Dump(src)
+
+
+def __getattr__(name: str) -> object:
+    """:class:`KernelDump`, imported on first use: the kernel model (page tables,
+    bug checks) loads only for kernel dumps, not for every process dump (issue #16)."""
+    if name == "KernelDump":
+        from dumplib._kernel_dump import KernelDump
+
+        return KernelDump
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,14 +12,18 @@ import io
 import mmap
 import os
 from collections.abc import Callable
-from typing import BinaryIO, Union
 
-from dumplib._exc import SourceError, TruncatedError
+from dumplib._exc import TYPE_CHECKING, SourceError, TruncatedError
 
 __all__ = ["Source", "SourceLike"]
 
 #: What :func:`dumplib.open` accepts as a dump.
-SourceLike = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
+if TYPE_CHECKING:
+    from typing import BinaryIO, Union
+
+    SourceLike = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]  # noqa: UP007
+else:  # the same without importing typing (~2.5 ms of start-up, issue #16)
+    SourceLike = str | os.PathLike | bytes | bytearray | memoryview | io.IOBase
 
 
 def _compressed(head: bytes) -> str | None:

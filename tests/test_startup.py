@@ -51,7 +51,7 @@ def test_opening_a_dump_loads_only_format_and_model_layers() -> None:
                          "d.threads, d.modules, d.exception, d.system")
     assert not _top(mods) & set(HEAVY)
     layers = {m.split(".")[1] for m in mods if m.startswith("dumplib.") and m.count(".") >= 1}
-    assert layers <= {"_exc", "dump", "source", "format", "model"}, layers
+    assert layers <= {"_exc", "_record", "dump", "source", "format", "model"}, layers
     assert "construct" not in _top(mods)
 
 
@@ -87,12 +87,14 @@ def test_json_commands_do_not_load_rich(command: str) -> None:
 
 def test_info_json_loads_no_analysis_symbols_or_triage() -> None:
     mods = _loaded_after(_cli(f"info --json {SAMPLE}"))
-    # the one views module allowed is the text escaper every command uses for dump text
-    # (dumplib.views.textsafe, which needs only unicodedata), and its package shell
-    views_ok = {"dumplib.views", "dumplib.views.textsafe"}
+    # no views at all: the text escaper loads only for the table or a warning to print,
+    # and neither the kernel model, the vendor-stream parsers nor the CPU contexts load
     assert not {m for m in mods if m.startswith(("dumplib.analysis", "dumplib.triage",
                                                  "dumplib.symbols", "dumplib.pe",
-                                                 "dumplib.unwind", "dumplib.views"))} - views_ok
+                                                 "dumplib.unwind", "dumplib.views",
+                                                 "dumplib.model.kernel", "dumplib.model.vendor",
+                                                 "dumplib.format.context"))}
+    assert not {"dataclasses", "inspect", "shutil", "typing"} & mods
     assert not _top(mods) & {"rich", "capstone", "construct"}
 
 
@@ -114,3 +116,30 @@ def test_cli_triage_memory_limit_default_matches_the_worker() -> None:
     from dumplib.triage.worker import DEFAULT_MEMORY_LIMIT
 
     assert cli_triage.DEFAULT_MEMORY_LIMIT == DEFAULT_MEMORY_LIMIT
+
+
+def test_command_owners_match_what_each_module_registers() -> None:
+    """``main`` builds only the named command's parser from ``COMMAND_OWNERS``; the table
+    must name, for every command, the module whose ``register`` really adds it."""
+    import argparse
+    import importlib
+
+    from dumplib.cli import COMMAND_MODULES, COMMAND_OWNERS
+
+    registered: dict[str, str] = {}
+    for name in COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(name).register(sub)
+        registered.update(dict.fromkeys(sub.choices, name))
+    assert registered == COMMAND_OWNERS
+
+
+def test_info_builds_only_its_own_parser_but_help_lists_every_command() -> None:
+    mods = _loaded_after(_cli(f"info --json {SAMPLE}"))
+    others = {m for m in mods if m.startswith(("dumplib.cli.", "dumplib.shell"))}
+    assert others == {"dumplib.cli.basic", "dumplib.cli.common", "dumplib.cli.render"}, others
+    proc = subprocess.run([sys.executable, "-m", "dumplib", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)
+    from dumplib.cli import COMMAND_OWNERS
+
+    assert all(f"    {name} " in proc.stdout for name in COMMAND_OWNERS)

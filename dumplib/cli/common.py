@@ -14,12 +14,13 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
 
-from dumplib._exc import DumpError
+from dumplib._exc import TYPE_CHECKING, DumpError
 from dumplib.samples import DEFAULT_SAMPLE, SAMPLES, sample_path, sample_symbols
 
 if TYPE_CHECKING:  # rich and the dump model are imported when a command runs (issue #16)
+    from typing import Any
+
     from rich.console import Console
 
     from dumplib.dump import Dump
@@ -43,7 +44,7 @@ EXIT_USAGE = 2
 
 #: A command body: gets the parsed arguments, the open dump and a console;
 #: returns the JSON document when ``--json`` was given (else prints and returns None).
-DumpCommand = Callable[[argparse.Namespace, "Dump", "Console"], Any]
+DumpCommand = Callable[[argparse.Namespace, "Dump", "Console"], "Any"]
 
 
 class UsageError(Exception):
@@ -71,11 +72,13 @@ def console() -> Console:
             kwargs.setdefault("crop", False)
             super().print(*objects, **kwargs)
 
+    # emoji=False: no ":name:" code is ever meant as an emoji here, and rich's table of
+    # them costs ~2 ms of every table command's start-up (issue #16)
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
-        return _Console(highlight=False, width=int(columns))
-    c = _Console(highlight=False)
-    return c if c.is_terminal else _Console(highlight=False, width=PIPE_WIDTH)
+        return _Console(highlight=False, emoji=False, width=int(columns))
+    c = _Console(highlight=False, emoji=False)
+    return c if c.is_terminal else _Console(highlight=False, emoji=False, width=PIPE_WIDTH)
 
 
 class _LazyConsole:
@@ -178,7 +181,8 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
         warnings.simplefilter("ignore", DumpWarning)  # reported below from dump.warnings
         try:
             with open_dump(path) as dump:
-                doc = body(args, dump, cast("Console", _LazyConsole()))
+                lazy: Any = _LazyConsole()  # stands in for the Console
+                doc = body(args, dump, lazy)
                 notes = list(dump.warnings)
         except UsageError as exc:
             from dumplib.views.textsafe import shown
@@ -189,10 +193,11 @@ def run_on_dump(args: argparse.Namespace, body: DumpCommand) -> int:
             return fail(str(exc))
         except BrokenPipeError:
             return EXIT_OK
-    from dumplib.views.textsafe import shown
+    if notes:
+        from dumplib.views.textsafe import shown
 
-    for note in notes:
-        sys.stderr.write(f"dumplib: warning: {shown(note)}\n")
+        for note in notes:
+            sys.stderr.write(f"dumplib: warning: {shown(note)}\n")
     if getattr(args, "json", False):
         try:
             emit_json(doc)

@@ -6,15 +6,14 @@ functions here. JSON values keep integers as integers (no hex strings).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from dumplib._exc import DumpError
+from dumplib._exc import TYPE_CHECKING, DumpError
 from dumplib.format.constants import MemoryProtect, MemoryState, MemoryType
 from dumplib.model.dump import DumpFile as Dump
 from dumplib.model.objects import ExceptionInfo, Module, Thread
-from dumplib.views.textsafe import data
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from rich.console import RenderableType
     from rich.table import Table
 
@@ -38,7 +37,7 @@ __all__ = [
     "uptime_text",
 ]
 
-JSON = dict[str, Any]
+JSON = dict[str, "Any"]
 
 
 def hx(value: int | None) -> str:
@@ -139,6 +138,8 @@ def kernel_bugcheck_json(dump: Dump) -> JSON | None:
 def info_table(dump: Dump) -> Table:
     """A two-column summary of the dump for people (text from the dump shown as data)."""
     from rich.table import Table
+
+    from dumplib.views.textsafe import data
 
     doc = info_json(dump)
     t = Table(show_header=False, box=None, pad_edge=False)

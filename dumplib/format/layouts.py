@@ -17,7 +17,11 @@ one ``struct.Struct``.)
 from __future__ import annotations
 
 import struct
-from typing import Any, Union
+
+from dumplib._exc import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, Union
 
 __all__ = [
     "CODEVIEW_NB10",
@@ -81,7 +85,7 @@ CODEVIEW_RSDS = struct.Struct("<4s16sI")
 #: CodeView PDB 2.0: 'NB10', Offset, Signature, Age, then the PDB path.
 CODEVIEW_NB10 = struct.Struct("<4sIII")
 
-class Container(dict[str, Any]):
+class Container(dict[str, "Any"]):
     """A parsed :class:`Layout`: a dict whose keys are also attributes."""
 
     def __getattr__(self, name: str) -> Any:
@@ -102,7 +106,8 @@ class Array:
 
 #: A member's type: a ``struct`` code (``"H"``, ``"I"``, ``"Q"``, ``"64s"`` ...),
 #: a nested :class:`Layout` or an :class:`Array`.
-Field = Union[str, "Layout", Array]
+if TYPE_CHECKING:
+    Field = Union[str, "Layout", Array]  # noqa: UP007
 
 
 def _code(field: Field) -> str:

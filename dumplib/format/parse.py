@@ -11,7 +11,11 @@ stream's own declared size raises :class:`~dumplib.CorruptDumpError`.
 from __future__ import annotations
 
 import struct
-from typing import Any
+
+from dumplib._exc import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from dumplib._exc import CorruptDumpError, NotADumpError, TruncatedError
 from dumplib.format import layouts as L

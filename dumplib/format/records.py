@@ -7,8 +7,14 @@ These are the raw records; the model layer wraps them in friendlier objects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dumplib._exc import TYPE_CHECKING
+
+#: mypy reads the standard decorator; at run time dumplib._record builds the same
+#: frozen records without compiling six methods each (issue #16)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from dumplib._record import dataclass
 
 if TYPE_CHECKING:  # uuid (and the platform module it loads) only when a GUID is parsed
     import uuid

@@ -15,19 +15,10 @@ import warnings as _warnings
 from collections.abc import Callable
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
 
-from dumplib._exc import CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
+from dumplib._exc import TYPE_CHECKING, CorruptDumpError, DumpError, MemoryNotInDump, TruncatedError
 from dumplib.format import parse as P
 from dumplib.format.constants import Arch, DumpType, PlatformId, StreamType
-from dumplib.format.context import (
-    AMD64_CONTEXT_SIZE,
-    ARM64_CONTEXT_SIZE,
-    X86_CONTEXT_SIZE,
-    X86_CONTEXT_SIZE_NO_EXT,
-    Context,
-    parse_context,
-)
 from dumplib.format.records import (
     DirectoryEntry,
     ExceptionRecord,
@@ -53,17 +44,21 @@ from dumplib.model.objects import (
     ThreadList,
     UnloadedModule,
 )
-from dumplib.model.vendor import VendorStreams
 from dumplib.source import Source, SourceLike
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from dumplib.format.context import Context
     from dumplib.model.kernel import Bugcheck
+    from dumplib.model.vendor import VendorStreams
 
 __all__ = ["DumpFile", "DumpWarning"]
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 #: Deepest chain of nested exception records followed through memory.
 MAX_EXCEPTION_CHAIN = 32
 _EXCEPTION_RECORD64_SIZE = 152
@@ -255,6 +250,13 @@ class DumpFile:
 
     def _guess_arch(self) -> Arch:
         """Infer the architecture from the size of the first thread context."""
+        from dumplib.format.context import (
+            AMD64_CONTEXT_SIZE,
+            ARM64_CONTEXT_SIZE,
+            X86_CONTEXT_SIZE,
+            X86_CONTEXT_SIZE_NO_EXT,
+        )
+
         for rec in self._thread_records:
             size = rec.thread_context.data_size
             if size >= AMD64_CONTEXT_SIZE and size < ARM64_CONTEXT_SIZE * 2 and size != 912:
@@ -283,6 +285,8 @@ class DumpFile:
     def vendor(self) -> VendorStreams:
         """Breakpad, crashpad and Mozilla vendor streams (Linux /proc copies,
         BreakpadInfo, crashpad annotations, macOS crash info), parsed on first use."""
+        from dumplib.model.vendor import VendorStreams  # its parsers load on first use (#16)
+
         return VendorStreams(self)
 
     @property
@@ -329,6 +333,8 @@ class DumpFile:
             raise CorruptDumpError(f"{what} context of {data_size} bytes", stream=what, offset=rva)
         data = self._src.view(rva, data_size, what=what)
         arch = self.system.arch
+        from dumplib.format.context import parse_context  # CPU contexts load on first use
+
         try:
             return parse_context(arch, data, offset=rva)
         except ValueError as exc:

@@ -10,7 +10,14 @@ front end.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy reads it as true
+#: mypy reads the standard decorator; at run time dumplib._record builds the same
+#: frozen records without compiling six methods each (issue #16)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from dumplib._record import dataclass
 
 __all__ = ["HEXDUMP_MAX_BYTES", "HexDump", "HexLine", "build_hexdump"]
 

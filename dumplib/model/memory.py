@@ -17,15 +17,21 @@ import operator
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+from dumplib._exc import TYPE_CHECKING
+
+#: mypy reads the standard decorator; at run time dumplib._record builds the same
+#: frozen records without compiling six methods each (issue #16)
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    from dumplib._record import dataclass
 
 if TYPE_CHECKING:  # hexdump and the process pool load on first use (issue #16)
     from dumplib.model.hexdump import HexDump
 
 from dumplib._exc import MemoryNotInDump
 from dumplib.format.records import MemoryInfo
-from dumplib.model.tables import regions_dataframe
 from dumplib.source import Source
 
 if TYPE_CHECKING:
@@ -385,6 +391,8 @@ class Memory:
         Raises:
             ImportError: pandas is not installed (``pip install 'dumplib[dataframe]'``).
         """
+        from dumplib.model.tables import regions_dataframe  # pandas glue, on first use
+
         return regions_dataframe(self.regions())
 
     @property

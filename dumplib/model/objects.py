@@ -9,12 +9,18 @@ from __future__ import annotations
 import bisect
 import datetime as _dt
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar, overload
+
+from dumplib._exc import TYPE_CHECKING
+
+#: mypy reads the standard decorator; at run time dumplib._record builds the same
+#: frozen records without compiling six methods each (issue #16)
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:
+    from dumplib._record import dataclass, field
 
 from dumplib._exc import DumpError
 from dumplib.format.constants import Arch, ExceptionCode, PlatformId, ProductType
-from dumplib.format.context import Context
 from dumplib.format.records import (
     CodeViewElf,
     CodeViewPdb20,
@@ -32,6 +38,8 @@ from dumplib.format.records import (
 if TYPE_CHECKING:
     import pandas
 
+    from dumplib.format.context import Context
+
 __all__ = [
     "ExceptionInfo",
     "Module",
@@ -44,7 +52,12 @@ __all__ = [
     "filetime_to_datetime",
 ]
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing import TypeVar, overload
+
+    T = TypeVar("T")
+else:  # Sequence[T] without typing at run time
+    T = object
 
 
 def basename(path: str) -> str:
@@ -223,10 +236,13 @@ class _RecordList(Sequence[T]):
     def __init__(self, items: Sequence[T]) -> None:
         self._items = tuple(items)
 
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    if TYPE_CHECKING:  # typing's overload, for mypy only
+
+        @overload
+        def __getitem__(self, index: int) -> T: ...
+        @overload
+        def __getitem__(self, index: slice) -> Sequence[T]: ...
+
     def __getitem__(self, index: int | slice) -> T | Sequence[T]:
         return self._items[index]
 
@@ -534,10 +550,13 @@ class ExceptionInfo:
         on Linux and Android, the Mach exception (``"EXC_BAD_ACCESS"``) on
         macOS and iOS, ``"DUMP_REQUESTED"`` for breakpad's requested dumps.
         """
-        from dumplib.format import oscodes
-
         code = self.raw.exception_code & 0xFFFFFFFF
         platform = self.platform_id
+        if platform not in (PlatformId.LINUX, PlatformId.ANDROID, PlatformId.MAC_OS_X,
+                            PlatformId.IOS):
+            return ExceptionCode.name_of(self.raw.exception_code)
+        from dumplib.format import oscodes  # signals and Mach codes: not for Windows dumps
+
         if platform in (PlatformId.LINUX, PlatformId.ANDROID):
             if code == oscodes.DUMP_REQUESTED:
                 return "DUMP_REQUESTED"

@@ -11,7 +11,7 @@ Three samples are bundled:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dumplib._exc import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pathlib loads when a sample is asked for, not at ``dumplib --help``
     from pathlib import Path

@@ -29,15 +29,14 @@ import types
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dumplib.model.dump import DumpFile
-from dumplib.model.hexdump import HexDump
-from dumplib.model.memory import Memory
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the model loads when a view is made, not with dumplib.views.textsafe
     import pandas
     from matplotlib.figure import Figure
     from rich.console import RenderableType
 
+    from dumplib.model.dump import DumpFile
+    from dumplib.model.hexdump import HexDump
+    from dumplib.model.memory import Memory
     from dumplib.model.objects import Module
 
 
@@ -220,6 +219,9 @@ def hexdump(
     Raises:
         ValueError: no address was given for a dump or memory.
     """
+    from dumplib.model.dump import DumpFile
+    from dumplib.model.hexdump import HexDump
+
     if isinstance(source, HexDump):
         view = source
     else:
