@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dumplib._exc import MemoryNotInDump
 from dumplib.format.kernel import PAGE_SIZE, BitmapLayout
 from dumplib.model.hexdump import HexDump
-from dumplib.model.memory import Memory, MemoryRegion
+from dumplib.model.memory import Memory, MemoryRegion, file_segments
 from dumplib.source import Source
 
 __all__ = ["PhysicalMemory", "VirtualMemory"]
@@ -171,24 +171,8 @@ class _PagedMemory(Memory):
     # -- whole-space views (walk the index or the page tables: linear, on demand) -------
 
     def _segments(self, start: int | None, end: int | None) -> list[tuple[int, int, int]]:
-        lo = 0 if start is None else start
-        hi = (1 << 64) if end is None else end
-        segs: list[tuple[int, int, int]] = []
-        for s, size, o in self._mapped():
-            e = s + size
-            if e <= lo or s >= hi:
-                continue
-            if s < lo:
-                o += lo - s
-                s = lo
-            e = min(e, hi)
-            if segs:
-                fs, fe, va = segs[-1]
-                if fe == o and va + (fe - fs) == s:
-                    segs[-1] = (fs, o + e - s, va)
-                    continue
-            segs.append((o, o + e - s, s))
-        return segs
+        """Maximal runs contiguous both in address and file: (file_start, file_end, va)."""
+        return file_segments(((s, s + size, o) for s, size, o in self._mapped()), start, end)
 
     def regions(self) -> Iterator[MemoryRegion]:
         """Present spans in address order (walks the whole space; no MemoryInfo)."""

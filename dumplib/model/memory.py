@@ -50,6 +50,37 @@ _I64 = struct.Struct("<q")
 PARALLEL_FIND_MIN_BYTES = 64 << 20
 
 
+def file_segments(ranges: Iterable[tuple[int, int, int]], start: int | None,
+                  end: int | None) -> list[tuple[int, int, int]]:
+    """Coalesce address ranges into runs contiguous both in address and in the file.
+
+    Args:
+        ranges: ``(va_start, va_end, file_offset)`` in address order.
+        start, end: the address window to keep (None: unbounded).
+
+    Returns:
+        ``(file_start, file_end, va)`` runs, clipped to the window, that one
+        contiguous file read (or search) can serve.
+    """
+    segs: list[tuple[int, int, int]] = []
+    lo = 0 if start is None else start
+    hi = (1 << 64) if end is None else end
+    for s, e, o in ranges:
+        if e <= lo or s >= hi:
+            continue
+        if s < lo:
+            o += lo - s
+            s = lo
+        e = min(e, hi)
+        if segs:
+            fs, fe, va = segs[-1]
+            if fe == o and va + (fe - fs) == s:
+                segs[-1] = (fs, o + e - s, va)
+                continue
+        segs.append((o, o + e - s, s))
+    return segs
+
+
 @dataclass(frozen=True, slots=True)
 class MemoryRegion:
     """A captured range of memory with what the dump says about its pages.
@@ -402,23 +433,7 @@ class Memory:
 
     def _segments(self, start: int | None, end: int | None) -> list[tuple[int, int, int]]:
         """Maximal runs contiguous both in address and file: (file_start, file_end, va)."""
-        segs: list[tuple[int, int, int]] = []
-        lo = 0 if start is None else start
-        hi = (1 << 64) if end is None else end
-        for s, e, o in zip(self._starts, self._ends, self._offs, strict=True):
-            if e <= lo or s >= hi:
-                continue
-            if s < lo:
-                o += lo - s
-                s = lo
-            e = min(e, hi)
-            if segs:
-                fs, fe, va = segs[-1]
-                if fe == o and va + (fe - fs) == s:
-                    segs[-1] = (fs, o + e - s, va)
-                    continue
-            segs.append((o, o + e - s, s))
-        return segs
+        return file_segments(zip(self._starts, self._ends, self._offs, strict=True), start, end)
 
     def find(
         self,

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from dumplib._exc import SourceError
-from dumplib.decompress import MAX_DECOMPRESSED, expand, sniff, zip_dump_members
+from dumplib.decompress import MAX_DECOMPRESSED, expand, sniff_file, zip_dump_members
 from dumplib.source import Source
 
 __all__ = [
@@ -82,17 +82,13 @@ def _compression_of_name(name: str) -> str | bool | None:
 
 
 def sniff_compression(path: str) -> str | None:
-    """The compression of a file from its first bytes (None: not compressed).
+    """The compression of a file from its first bytes (None: not compressed);
+    :func:`dumplib.decompress.sniff_file`.
 
     Raises:
         SourceError: the file cannot be read.
     """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return sniff(head)
+    return sniff_file(path)
 
 
 def _zip_members(path: str) -> list[str]:
