@@ -307,6 +307,11 @@ def test_lm_bases_and_ends(scenario: str) -> None:
             assert "(pdb symbols)" in row and row.endswith(name.rsplit(".", 1)[0] + ".pdb")
         rowf = next(ln for ln in out["lmf"].splitlines() if ln.startswith(hexa))
         assert rowf.lower().endswith("\\" + name.lower())
+    # WinDbg lists modules by start address; runtime.json's bases give the order
+    starts = [int(ln.split()[0].replace("`", ""), 16)
+              for ln in out["lm"].split("Unloaded modules:")[0].splitlines()[1:] if "`" in ln]
+    program_bases = sorted(b for k, b in runtime.items() if k.startswith("module."))
+    assert starts == sorted(starts) and [b for b in starts if b in program_bases] == program_bases
 
 
 def test_lmv_shows_the_images_header_fields() -> None:

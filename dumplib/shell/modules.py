@@ -97,7 +97,7 @@ def lm(session: Session, args: str, opts: str = "") -> Output:
             else "start    end        module name")
     lines = [head]
     docs: list[dict[str, Any]] = []
-    for m in session.dump.modules:
+    for m in sorted(session.dump.modules, key=lambda mod: mod.base):  # by address, as WinDbg
         stem = module_stem(m.name)
         if pattern is not None and not fnmatch.fnmatch(stem.lower(), pattern.lower()):
             continue
