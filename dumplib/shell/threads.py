@@ -248,13 +248,25 @@ def stack_header(session: Session, opts: str) -> str:
     return head
 
 
-def _frame_json(session: Session, stack: Stack, i: int) -> dict[str, Any]:
+class _Layout:
+    """Where each physical frame stands among the stack's frames and which inlined
+    calls (with their ``k`` numbers) belong to it, worked out once per command:
+    looking them up per frame made ``k`` quadratic (17 s for 4,063 frames)."""
+
+    def __init__(self, stack: Stack, logical: tuple[LogicalFrame, ...]) -> None:
+        self.position = {id(f): i for i, f in enumerate(stack.frames)}
+        self.inlines: dict[int, list[tuple[int, LogicalFrame]]] = {}
+        for n, lf in enumerate(logical):
+            if lf.inline:
+                self.inlines.setdefault(id(lf.frame), []).append((n, lf))
+
+
+def _frame_json(session: Session, stack: Stack, i: int, layout: _Layout) -> dict[str, Any]:
     f = stack.frames[i]
     nxt = stack.frames[i + 1].ip if i + 1 < len(stack.frames) else 0
     inlines = [{"number": n, "function": lf.function, "source_file": lf.source_file,
                 "source_line": lf.source_line}
-               for n, lf in enumerate(logical_frames(session, stack))
-               if lf.inline and lf.frame is f]
+               for n, lf in layout.inlines.get(id(f), ())]
     return {"index": f.index, "child_sp": f.sp, "ip": f.ip, "return_address": nxt,
             "module": f.module.name if f.module else None, "function": f.function,
             "offset": f.offset, "call_site": call_site(session, f, source=False),
@@ -263,11 +275,11 @@ def _frame_json(session: Session, stack: Stack, i: int) -> dict[str, Any]:
 
 
 def _logical_row(session: Session, stack: Stack, logical: tuple[LogicalFrame, ...], n: int,
-                 opts: str) -> str:
+                 opts: str, layout: _Layout) -> str:
     lf = logical[n]
     if lf.inline:
         return _inline_row(session, lf, n, opts)
-    return _frame_row(session, stack, stack.frames.index(lf.frame), opts, number=n,
+    return _frame_row(session, stack, layout.position[id(lf.frame)], opts, number=n,
                       line=(lf.source_file, lf.source_line))
 
 
@@ -291,8 +303,9 @@ def k(session: Session, args: str, opts: str = "") -> Output:
     count = len(logical)
     if args.strip():
         count = min(count, parse_number(args.strip()))
+    layout = _Layout(stack, logical)
     lines = [stack_header(session, opts)]
-    lines += [_logical_row(session, stack, logical, n, opts) for n in range(count)]
+    lines += [_logical_row(session, stack, logical, n, opts, layout) for n in range(count)]
     if not stack.frames:
         lines.append(f"(no frames: {stack.status.value})")
     for note in stack.notes:
@@ -300,10 +313,10 @@ def k(session: Session, args: str, opts: str = "") -> Output:
     shown: list[int] = []
     for lf in logical[:count]:
         if not shown or stack.frames[shown[-1]] is not lf.frame:
-            shown.append(stack.frames.index(lf.frame))
+            shown.append(layout.position[id(lf.frame)])
     return Output("\n".join(lines), {
         "thread_id": stack.thread_id, "status": stack.status.value,
-        "frames": [_frame_json(session, stack, i) for i in shown],
+        "frames": [_frame_json(session, stack, i, layout) for i in shown],
         "notes": list(stack.notes)})
 
 
@@ -327,14 +340,15 @@ def frame(session: Session, args: str) -> Output:
     registers it shares)."""
     stack = session.stack()
     logical = logical_frames(session, stack)
+    layout = _Layout(stack, logical)
     if args.strip():
         n = parse_number(args.strip())
         if not 0 <= n < len(logical):
             raise ShellError(f"Frame {n:x} is not in the stack (0 to {len(logical) - 1:x})")
-        session.frame_index = stack.frames.index(logical[n].frame)
+        session.frame_index = layout.position[id(logical[n].frame)]
         session.cache["frame_number"] = (stack.thread_id, session.frame_index, n)
-        return Output(_logical_row(session, stack, logical, n, "n"),
-                      _frame_json(session, stack, session.frame_index))
+        return Output(_logical_row(session, stack, logical, n, "n", layout),
+                      _frame_json(session, stack, session.frame_index, layout))
     i = min(session.frame_index, max(0, len(stack.frames) - 1))
     if not stack.frames:
         raise ShellError("the thread has no frames")
@@ -344,7 +358,8 @@ def frame(session: Session, args: str) -> Output:
     if (chosen is not None and chosen[:2] == (stack.thread_id, i) and chosen[2] < len(logical)
             and logical[chosen[2]].frame is stack.frames[i]):
         n = chosen[2]
-    return Output(_logical_row(session, stack, logical, n, "n"), _frame_json(session, stack, i))
+    return Output(_logical_row(session, stack, logical, n, "n", layout),
+                  _frame_json(session, stack, i, layout))
 
 
 # -- !runaway --------------------------------------------------------------------------
